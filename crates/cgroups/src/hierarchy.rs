@@ -1,0 +1,551 @@
+//! A container's cgroup across every hierarchy of the host: where it is, creating it,
+//! placing processes, the device list, signalling its processes, removing it.
+
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
+
+use crate::devices::DeviceRule;
+use crate::mode::{detect_mode, Mode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cannot detect the cgroup setup of this host under /sys/fs/cgroup")]
+    UnknownHost,
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("creating cgroup {path}: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {value:?} to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("removing cgroup {path}: {source}")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("linux.cgroupsPath {0:?}: must not contain \"..\"")]
+    BadPath(PathBuf),
+    #[error("no cgroup hierarchy has the {0} controller on this host")]
+    NoController(&'static str),
+}
+
+/// The container's cgroup in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hierarchy {
+    /// Where the hierarchy is mounted (`/sys/fs/cgroup/memory`, `/sys/fs/cgroup`).
+    pub mount: PathBuf,
+    /// The controllers it carries (`memory`, `name=systemd`; empty for cgroup2).
+    pub controllers: Vec<String>,
+    /// True for a cgroup2 hierarchy.
+    pub v2: bool,
+    /// The container's cgroup, relative to `mount`.
+    pub rel: PathBuf,
+    /// How many trailing components of `rel` husk created (and so removes); 0 if joined.
+    pub created_levels: usize,
+}
+
+impl Hierarchy {
+    /// The container's cgroup directory.
+    pub fn dir(&self) -> PathBuf {
+        self.mount.join(&self.rel)
+    }
+    fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+/// A container's cgroup on this host: one entry per hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    pub mode: Mode,
+    pub hierarchies: Vec<Hierarchy>,
+}
+
+/// One cgroup mount from /proc/self/mountinfo.
+struct MountEntry {
+    mount: PathBuf,
+    root: PathBuf,
+    controllers: Vec<String>,
+    v2: bool,
+}
+
+const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "blkio",
+    "pids",
+    "hugetlb",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "rdma",
+    "misc",
+];
+
+fn read(path: &Path) -> Result<String, CgroupError> {
+    fs::read_to_string(path).map_err(|source| CgroupError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(value.as_bytes()))
+        .map_err(|source| CgroupError::Write {
+            path: path.to_path_buf(),
+            value: value.to_string(),
+            source,
+        })
+}
+
+/// mountinfo escapes spaces and the like as \040 octal.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 5 || r.len() < 3 {
+            continue;
+        }
+        let (fstype, superopts) = (r[0], r[2]);
+        let v2 = fstype == "cgroup2";
+        if fstype != "cgroup" && !v2 {
+            continue;
+        }
+        let controllers = if v2 {
+            vec![]
+        } else {
+            superopts
+                .split(',')
+                .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
+                .map(str::to_string)
+                .collect()
+        };
+        out.push(MountEntry {
+            mount: PathBuf::from(unescape(l[4])),
+            root: PathBuf::from(unescape(l[3])),
+            controllers,
+            v2,
+        });
+    }
+    out
+}
+
+/// husk's own cgroup in the hierarchy with these controllers (from /proc/self/cgroup).
+fn own_cgroup(proc_cgroup: &str, controllers: &[String], v2: bool) -> Option<PathBuf> {
+    for line in proc_cgroup.lines() {
+        let mut it = line.splitn(3, ':');
+        let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+        let matches = if v2 {
+            ctrls.is_empty()
+        } else {
+            let mut a: Vec<&str> = ctrls.split(',').collect();
+            let mut b: Vec<&str> = controllers.iter().map(String::as_str).collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            !ctrls.is_empty() && a == b
+        };
+        if matches {
+            return Some(PathBuf::from(path));
+        }
+    }
+    None
+}
+
+/// `path` without its leading "/", refusing "..".
+fn relative(path: &Path) -> Result<PathBuf, CgroupError> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir => {}
+            _ => return Err(CgroupError::BadPath(path.to_path_buf())),
+        }
+    }
+    Ok(out)
+}
+
+impl Cgroup {
+    /// Where the container `id` with `cgroups_path` lives in each hierarchy of this host.
+    pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+        let mode = detect_mode().ok_or(CgroupError::UnknownHost)?;
+        let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
+        let proc_cgroup = read(Path::new("/proc/self/cgroup"))?;
+        Self::resolve_from(mode, &mountinfo, &proc_cgroup, cgroups_path, id)
+    }
+
+    /// `resolve` on given /proc contents (pure, for tests).
+    pub fn resolve_from(
+        mode: Mode,
+        mountinfo: &str,
+        proc_cgroup: &str,
+        cgroups_path: Option<&Path>,
+        id: &str,
+    ) -> Result<Cgroup, CgroupError> {
+        let mut hierarchies: Vec<Hierarchy> = Vec::new();
+        for m in parse_mountinfo(mountinfo) {
+            if mode == Mode::Unified && !m.v2 || mode == Mode::Legacy && m.v2 {
+                continue;
+            }
+            if m.root != Path::new("/") {
+                // A bind mount of a sub-tree (as inside a container): not a hierarchy root.
+                continue;
+            }
+            if hierarchies
+                .iter()
+                .any(|h| h.v2 == m.v2 && h.controllers == m.controllers)
+            {
+                continue; // the same hierarchy mounted twice
+            }
+            let rel = match cgroups_path {
+                Some(p) if p.is_absolute() => relative(p)?,
+                other => {
+                    let own =
+                        own_cgroup(proc_cgroup, &m.controllers, m.v2).unwrap_or_else(|| "/".into());
+                    let tail = match other {
+                        Some(p) if !p.as_os_str().is_empty() => relative(p)?,
+                        _ => Path::new("husk").join(id),
+                    };
+                    relative(&own)?.join(tail)
+                }
+            };
+            hierarchies.push(Hierarchy {
+                mount: m.mount,
+                controllers: m.controllers,
+                v2: m.v2,
+                rel,
+                created_levels: 0,
+            });
+        }
+        if hierarchies.is_empty() {
+            return Err(CgroupError::UnknownHost);
+        }
+        Ok(Cgroup { mode, hierarchies })
+    }
+
+    /// Create the cgroup in every hierarchy, remembering which levels were new.
+    /// On failure, what was created so far is removed again.
+    pub fn create(&mut self) -> Result<(), CgroupError> {
+        for i in 0..self.hierarchies.len() {
+            if let Err(e) = create_levels(&mut self.hierarchies[i]) {
+                let _ = self.remove();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Move process `pid` into the cgroup in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        for h in &self.hierarchies {
+            write(&h.dir().join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Apply a device list: on v1, deny everything then write each rule in order.
+    /// On a pure v2 host the list needs an eBPF program, which husk does not load yet.
+    pub fn apply_devices(&self, rules: &[DeviceRule]) -> Result<bool, CgroupError> {
+        let Some(h) = self.hierarchies.iter().find(|h| !h.v2 && h.has("devices")) else {
+            return Ok(false);
+        };
+        let dir = h.dir();
+        write(&dir.join("devices.deny"), "a")?;
+        for r in rules {
+            let file = if r.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write(&dir.join(file), &r.v1_line())?;
+        }
+        Ok(true)
+    }
+
+    /// The hierarchy used to list processes: pids, devices, or whatever there is.
+    fn listing_hierarchy(&self) -> &Hierarchy {
+        self.hierarchies
+            .iter()
+            .find(|h| h.v2 && self.mode == Mode::Unified)
+            .or_else(|| self.hierarchies.iter().find(|h| h.has("pids")))
+            .or_else(|| self.hierarchies.iter().find(|h| h.has("devices")))
+            .unwrap_or(&self.hierarchies[0])
+    }
+
+    /// Every process in the cgroup and its descendants.
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        let mut out = Vec::new();
+        collect_pids(&self.listing_hierarchy().dir(), &mut out)?;
+        Ok(out)
+    }
+
+    /// Send `sig` to every process in the cgroup; with SIGKILL on v2, through cgroup.kill.
+    pub fn signal_all(&self, sig: Signal) -> Result<(), CgroupError> {
+        let h = self.listing_hierarchy();
+        if h.v2 && sig == Signal::SIGKILL && h.dir().join("cgroup.kill").exists() {
+            return write(&h.dir().join("cgroup.kill"), "1");
+        }
+        for pid in self.pids()? {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+        Ok(())
+    }
+
+    /// Remove the levels husk created, deepest first, in every hierarchy. A cgroup that still
+    /// has processes is waited for briefly (they are exiting) before giving up.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let mut first_err = None;
+        for h in &self.hierarchies {
+            let mut dir = h.dir();
+            for _ in 0..h.created_levels {
+                if let Err(e) = rmdir_retrying(&dir) {
+                    first_err.get_or_insert(e);
+                    break;
+                }
+                dir.pop();
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+fn create_levels(h: &mut Hierarchy) -> Result<(), CgroupError> {
+    let comps: Vec<_> = h.rel.components().collect();
+    let mut dir = h.mount.clone();
+    let mut created = 0;
+    for (i, c) in comps.iter().enumerate() {
+        dir.push(c);
+        match fs::create_dir(&dir) {
+            Ok(()) => {
+                if created == 0 {
+                    created = comps.len() - i;
+                }
+                if !h.v2 && h.has("cpuset") {
+                    inherit_cpuset(&dir)?;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if created != 0 {
+                    // Someone else created it under our new parent; treat it as ours.
+                    continue;
+                }
+            }
+            Err(source) => {
+                h.created_levels = created.saturating_sub(comps.len() - i);
+                return Err(CgroupError::Create { path: dir, source });
+            }
+        }
+    }
+    h.created_levels = created;
+    Ok(())
+}
+
+/// A new v1 cpuset cgroup starts with no cpus and no mems, and takes no process until it has
+/// some: give it its parent's.
+fn inherit_cpuset(dir: &Path) -> Result<(), CgroupError> {
+    let parent = dir.parent().unwrap_or(dir);
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let value = read(&parent.join(file))?;
+        if read(&dir.join(file))?.trim().is_empty() {
+            write(&dir.join(file), value.trim())?;
+        }
+    }
+    Ok(())
+}
+
+fn rmdir_retrying(dir: &Path) -> Result<(), CgroupError> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc_ebusy()) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+fn libc_ebusy() -> i32 {
+    nix::errno::Errno::EBUSY as i32
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
+    let procs = dir.join("cgroup.procs");
+    match fs::read_to_string(&procs) {
+        Ok(text) => out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(CgroupError::Read {
+                path: procs,
+                source,
+            })
+        }
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            collect_pids(&e.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID_MOUNTINFO: &str = "\
+30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+33 30 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+34 30 0:30 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+35 30 0:31 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
+";
+    const HYBRID_SELF: &str =
+        "4:memory:/process_api/abc\n3:cpu,cpuacct:/\n1:name=systemd:/user\n0::/\n";
+
+    #[test]
+    fn relative_and_default_paths_go_under_our_own_cgroup_per_hierarchy() {
+        let cg =
+            Cgroup::resolve_from(Mode::Hybrid, HYBRID_MOUNTINFO, HYBRID_SELF, None, "c1").unwrap();
+        let dirs: Vec<PathBuf> = cg.hierarchies.iter().map(Hierarchy::dir).collect();
+        assert_eq!(
+            dirs,
+            vec![
+                PathBuf::from("/sys/fs/cgroup/unified/husk/c1"),
+                PathBuf::from("/sys/fs/cgroup/memory/process_api/abc/husk/c1"),
+                PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/husk/c1"),
+                PathBuf::from("/sys/fs/cgroup/systemd/user/husk/c1"),
+            ]
+        );
+        let cg = Cgroup::resolve_from(
+            Mode::Hybrid,
+            HYBRID_MOUNTINFO,
+            HYBRID_SELF,
+            Some(Path::new("a/b")),
+            "c1",
+        )
+        .unwrap();
+        assert_eq!(
+            cg.hierarchies[1].dir(),
+            PathBuf::from("/sys/fs/cgroup/memory/process_api/abc/a/b")
+        );
+    }
+
+    #[test]
+    fn absolute_paths_are_taken_from_the_hierarchy_root() {
+        let cg = Cgroup::resolve_from(
+            Mode::Legacy,
+            HYBRID_MOUNTINFO,
+            HYBRID_SELF,
+            Some(Path::new("/x/y")),
+            "c",
+        )
+        .unwrap();
+        assert_eq!(
+            cg.hierarchies.len(),
+            3,
+            "legacy mode ignores the cgroup2 mount"
+        );
+        assert_eq!(
+            cg.hierarchies[0].dir(),
+            PathBuf::from("/sys/fs/cgroup/memory/x/y")
+        );
+    }
+
+    #[test]
+    fn dotdot_is_refused() {
+        let e = Cgroup::resolve_from(
+            Mode::Hybrid,
+            HYBRID_MOUNTINFO,
+            HYBRID_SELF,
+            Some(Path::new("/a/../../b")),
+            "c",
+        );
+        assert!(matches!(e, Err(CgroupError::BadPath(_))));
+    }
+
+    #[test]
+    fn create_counts_only_new_levels_and_remove_keeps_the_rest() {
+        let tmp = std::env::temp_dir().join(format!("husk-cg-test-{}", std::process::id()));
+        fs::create_dir_all(tmp.join("existing")).unwrap();
+        let mut cg = Cgroup {
+            mode: Mode::Unified,
+            hierarchies: vec![Hierarchy {
+                mount: tmp.clone(),
+                controllers: vec![],
+                v2: true,
+                rel: PathBuf::from("existing/new1/new2"),
+                created_levels: 0,
+            }],
+        };
+        cg.create().unwrap();
+        assert_eq!(cg.hierarchies[0].created_levels, 2);
+        assert!(tmp.join("existing/new1/new2").is_dir());
+        cg.remove().unwrap();
+        assert!(!tmp.join("existing/new1").exists());
+        assert!(tmp.join("existing").is_dir());
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn unescapes_mountinfo_octal() {
+        assert_eq!(unescape(r"/a\040b"), "/a b");
+    }
+}

@@ -1,0 +1,151 @@
+//! One function per command: parse nothing, call the library, print what runc prints.
+
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
+use husk_container::state::{status_of, Store};
+use husk_container::{create, delete, kill, parse_signal, run, start, CreateOptions};
+
+use crate::args::{Cli, Command, CreateArgs, ListFormat};
+
+pub fn dispatch(cli: &Cli) -> Result<i32> {
+    let store = Store::new(&cli.root);
+    let Some(command) = &cli.command else {
+        bail!("no command given; see husk --help");
+    };
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
+    }
+    match command {
+        Command::Create(a) => {
+            create(&store, &create_options(a)).with_context(|| format!("create {}", a.id))?;
+        }
+        Command::Start { id } => start(&store, id).with_context(|| format!("start {id}"))?,
+        Command::Run(r) => return run_cmd(&store, r),
+        Command::State { id } => {
+            let stored = store.peek(id)?;
+            let status = status_of(&cli.root.join(id), &stored);
+            println!("{}", serde_json::to_string_pretty(&stored.public(status))?);
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = parse_signal(signal)?;
+            kill(&store, id, sig, *all).with_context(|| format!("kill {id}"))?;
+        }
+        Command::Delete { force, id } => {
+            delete(&store, id, *force).with_context(|| format!("delete {id}"))?
+        }
+        Command::List { format, quiet } => list(&store, *format, *quiet)?,
+        Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
+    }
+    Ok(0)
+}
+
+fn create_options(a: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+    }
+}
+
+/// create + start, then (unless --detach) wait, delete, and exit with the container's code.
+fn run_cmd(store: &Store, r: &crate::args::RunArgs) -> Result<i32> {
+    let id = &r.create.id;
+    if !r.detach && !r.no_subreaper {
+        run::become_subreaper()?;
+    }
+    let pid =
+        create(store, &create_options(&r.create)).with_context(|| format!("run {id}: create"))?;
+    if let Err(e) = start(store, id) {
+        let _ = delete(store, id, true);
+        return Err(e).with_context(|| format!("run {id}: start"));
+    }
+    if r.detach {
+        return Ok(0);
+    }
+    let code = run::wait_for_exit(pid)?;
+    if !r.keep {
+        delete(store, id, true).with_context(|| format!("run {id}: delete"))?;
+    }
+    Ok(code)
+}
+
+fn list(store: &Store, format: ListFormat, quiet: bool) -> Result<()> {
+    let mut states = Vec::new();
+    for id in store.ids()? {
+        // A directory without readable state is a create in progress or a crashed one.
+        let Ok(stored) = store.peek(&id) else {
+            continue;
+        };
+        let status = status_of(&store.root.join(&id), &stored);
+        states.push(stored.public(status));
+    }
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for s in &states {
+            writeln!(out, "{}", s.id)?;
+        }
+        return Ok(());
+    }
+    if format == ListFormat::Json {
+        writeln!(out, "{}", serde_json::to_string(&states)?)?;
+        return Ok(());
+    }
+    let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+        .map(String::from)
+        .to_vec()];
+    for s in &states {
+        rows.push(vec![
+            s.id.clone(),
+            s.pid.to_string(),
+            s.status.to_string(),
+            s.bundle.display().to_string(),
+            s.created.clone(),
+            s.owner.clone(),
+        ]);
+    }
+    // runc's tabwriter: columns at least 12 wide, 3 spaces of padding.
+    let widths: Vec<usize> = (0..6)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c == 5 {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}", w = widths[c]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        bail!("File {} exists. Remove it first", path.display());
+    }
+    let value = if rootless {
+        husk_spec::default_spec::rootless_spec(
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    } else {
+        husk_spec::default_spec::default_spec()
+    };
+    std::fs::write(&path, serde_json::to_string_pretty(&value)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

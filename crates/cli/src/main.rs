@@ -1,0 +1,65 @@
+//! husk: the command line. Parses runc's flags, calls husk-container, prints runc's shapes.
+//! Errors are logged once here (to --log in runc's format) and printed on stderr; exit 1.
+
+mod args;
+mod commands;
+mod logging;
+
+use clap::Parser;
+
+fn main() {
+    let argv = args::normalize(std::env::args());
+    let cli = match args::Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    if cli.version {
+        println!("husk version {}", env!("CARGO_PKG_VERSION"));
+        println!("commit: {}", env!("HUSK_COMMIT"));
+        println!("spec: {}", husk_spec::OCI_VERSION);
+        return;
+    }
+    if let Err(e) = logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
+        eprintln!(
+            "husk: opening log {}: {e}",
+            cli.log
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        );
+        std::process::exit(1);
+    }
+    let code = match commands::dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = error_text(&e);
+            tracing::error!("{msg}");
+            if cli.log.is_some() {
+                eprintln!("husk: {msg}");
+            }
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+/// The error and its causes on one line, each cause once: the library's messages already
+/// carry their sources, so anyhow's chain would repeat them.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}

@@ -1,0 +1,87 @@
+//! `process.capabilities`: the bounding, effective, permitted, inheritable and ambient sets.
+
+use std::str::FromStr;
+
+use caps::{CapSet, Capability};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities};
+
+use crate::error::{fail, StepContext, SysError};
+use crate::sys::{self, CapSets};
+
+/// The sets as masks; a capability this kernel does not know is left out (with a debug log),
+/// as runc does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapPlan {
+    pub bounding: u64,
+    pub sets: CapSets,
+    pub ambient: Vec<Capability>,
+}
+
+fn to_caps(set: &Option<Capabilities>, last_cap: u8) -> Result<Vec<Capability>, SysError> {
+    let mut out = Vec::new();
+    for c in set.iter().flatten() {
+        let name = format!("CAP_{c}");
+        let cap = Capability::from_str(&name).map_err(|e| fail(format!("capability {name}"), e))?;
+        if cap.index() > last_cap {
+            tracing::debug!("{name} is not known to this kernel; left out");
+            continue;
+        }
+        out.push(cap);
+    }
+    Ok(out)
+}
+
+fn mask(caps: &[Capability]) -> u64 {
+    caps.iter().fold(0, |m, c| m | c.bitmask())
+}
+
+impl CapPlan {
+    pub fn from_spec(c: Option<&LinuxCapabilities>) -> Result<CapPlan, SysError> {
+        let last = caps::runtime::procfs_all_supported(None)
+            .map(|s| s.iter().map(|c| c.index()).max().unwrap_or(40))
+            .unwrap_or(40);
+        let Some(c) = c else {
+            // No capabilities object: the process gets none.
+            return Ok(CapPlan::default());
+        };
+        let ambient = to_caps(c.ambient(), last)?;
+        Ok(CapPlan {
+            bounding: mask(&to_caps(c.bounding(), last)?),
+            sets: CapSets {
+                effective: mask(&to_caps(c.effective(), last)?),
+                permitted: mask(&to_caps(c.permitted(), last)?),
+                inheritable: mask(&to_caps(c.inheritable(), last)?),
+            },
+            ambient,
+        })
+    }
+
+    /// Drop everything outside the bounding set (needs CAP_SETPCAP, so before the user switch).
+    pub fn apply_bounding(&self) -> Result<(), SysError> {
+        let all = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
+        for cap in all {
+            if self.bounding & cap.bitmask() == 0 {
+                caps::drop(None, CapSet::Bounding, cap)
+                    .map_err(|e| fail(format!("dropping {cap} from the bounding set"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Set effective, permitted and inheritable at once, then the ambient set (after the user
+    /// switch, with keep-caps set across it).
+    pub fn apply_sets(&self) -> Result<(), SysError> {
+        sys::capset(self.sets).step(|| format!("setting capabilities {:?}", self.sets))?;
+        caps::clear(None, CapSet::Ambient).map_err(|e| fail("clearing the ambient set", e))?;
+        for cap in &self.ambient {
+            // The kernel raises an ambient capability only if it is permitted and inheritable;
+            // runc's default config lists ambient ones that are not inheritable, and runc
+            // ignores that failure. So does husk (logged at debug level: this runs in the
+            // container's init, whose stderr belongs to the container).
+            if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
+                tracing::debug!("cannot raise ambient {cap}: {e}");
+            }
+        }
+        Ok(())
+    }
+}

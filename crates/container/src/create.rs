@@ -1,0 +1,341 @@
+//! `husk create`: from a bundle to a container waiting for `start`, top to bottom.
+//! On any failure everything made so far is undone (see `Cleanup`): no state directory,
+//! cgroup or process is left behind.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use husk_cgroups::{default_allowed_devices, Cgroup, DeviceRule};
+use husk_spec::{Bundle, ContainerState, Status};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+use oci_spec::runtime::{LinuxResources, Spec};
+
+use crate::error::StepContext;
+use crate::init::{self, InitArgs};
+use crate::namespaces::{self, NamespacePlan};
+use crate::state::{owner_of, ContainerDir, Store, Stored};
+use crate::sync::{self, ToChild, ToParent};
+use crate::{hooks, kill, process_info, sys, Error};
+
+/// The flags of `husk create` (and `run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Create the container; returns the init's host pid.
+pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
+    crate::state::validate_id(&opts.id)?;
+    let bundle = Bundle::load(&opts.bundle)?;
+    for w in &bundle.warnings {
+        tracing::warn!("{w}");
+    }
+    check_supported(&bundle.spec, opts)?;
+    let linux = bundle.spec.linux().as_ref().expect("validated");
+    let plan = NamespacePlan::from_linux(linux);
+
+    let dir = store.create(&opts.id)?;
+    let mut cleanup = Cleanup::new(&dir);
+
+    // The start gate, and the cgroup.
+    let fifo_path = dir.fifo();
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .step(|| format!("mkfifo {}", fifo_path.display()))?;
+    let fifo = sys::openat(
+        crate::resolve::cwd(),
+        &std::ffi::CString::new(fifo_path.as_os_str().as_encoded_bytes()).unwrap_or_default(),
+        libc::O_PATH,
+        0,
+    )
+    .step(|| format!("opening {}", fifo_path.display()))?;
+    let mut cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), &opts.id)?;
+    cgroup.create()?;
+    cleanup.cgroup = Some(cgroup.clone());
+    apply_devices(&cgroup, &bundle.spec)?;
+
+    // Fork the intermediate; it forks the init. Nothing below runs in another thread.
+    let (parent, child) = sync::pair()?;
+    let intermediate = match sys::fork().step(|| "forking")? {
+        ForkResult::Child => {
+            drop(parent);
+            init::intermediate(InitArgs {
+                id: &opts.id,
+                bundle: &bundle,
+                plan: &plan,
+                cgroup: Some(&cgroup),
+                channel: child,
+                fifo,
+                no_pivot: opts.no_pivot,
+                no_new_keyring: opts.no_new_keyring,
+                preserve_fds: opts.preserve_fds,
+            })
+        }
+        ForkResult::Parent { child: pid } => pid,
+    };
+    drop(child);
+    cleanup.intermediate = Some(intermediate);
+
+    expect(&parent, "Hello", |m| matches!(m, ToParent::Hello))?;
+    cgroup.add_pid(intermediate.as_raw())?;
+    if plan.new_user {
+        namespaces::write_id_maps(intermediate.as_raw(), linux)?;
+    }
+    parent.to_child(&ToChild::Proceed)?;
+    let pid = match parent.from_child()? {
+        ToParent::InitPid { pid } => pid,
+        ToParent::Error { message } => return Err(Error::Init(message)),
+        other => {
+            return Err(Error::Init(format!(
+                "expected the init's pid, got {other:?}"
+            )))
+        }
+    };
+    cleanup.init = Some(pid);
+    reap_intermediate(intermediate)?;
+    cleanup.intermediate = None;
+    let pid_start = process_info::start_time(pid)
+        .ok_or_else(|| Error::Init("the init exited during create".into()))?;
+
+    // The init has built the container's world up to pivot_root; the runtime's hooks now.
+    expect(&parent, "RunHooks", |m| matches!(m, ToParent::RunHooks))?;
+    let mut stored = Stored {
+        id: opts.id.clone(),
+        pid,
+        pid_start,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: husk_spec::time::now_rfc3339_nanos(),
+        owner: owner_of(&dir.path),
+        config: bundle.spec.clone(),
+        cgroup: Some(cgroup.clone()),
+    };
+    let creating = stored.public(Status::Creating);
+    if let Err(e) = run_runtime_hooks(&bundle.spec, &creating) {
+        let _ = parent.to_child(&ToChild::Error {
+            message: e.to_string(),
+        });
+        return Err(e.into());
+    }
+    parent.to_child(&ToChild::HooksDone { state: creating })?;
+    expect(&parent, "Ready", |m| matches!(m, ToParent::Ready))?;
+
+    stored.created = husk_spec::time::now_rfc3339_nanos();
+    dir.save(&stored)?;
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, pid)?;
+    }
+    cleanup.disarm();
+    Ok(pid)
+}
+
+/// What husk cannot do yet is refused by name before anything is made.
+fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
+    let process = spec.process().as_ref().expect("validated");
+    if process.terminal().unwrap_or(false) || opts.console_socket.is_some() {
+        return Err(Error::Unsupported(
+            "process.terminal: terminals and --console-socket".into(),
+        ));
+    }
+    let linux = spec.linux().as_ref().expect("validated");
+    if linux.seccomp().is_some() {
+        return Err(Error::Unsupported("linux.seccomp".into()));
+    }
+    let plan = NamespacePlan::from_linux(linux);
+    if !plan.creates(CloneFlags::CLONE_NEWNS) {
+        return Err(Error::Unsupported(
+            "linux.namespaces without a new \"mount\" namespace (husk builds the rootfs in its own)".into(),
+        ));
+    }
+    if let Some(r) = linux.resources() {
+        if let Some(field) = unsupported_resource(r) {
+            return Err(Error::Unsupported(format!(
+                "linux.resources.{field} (cgroup limits other than devices)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn unsupported_resource(r: &LinuxResources) -> Option<&'static str> {
+    [
+        ("memory", r.memory().is_some()),
+        ("cpu", r.cpu().is_some()),
+        ("pids", r.pids().is_some()),
+        ("blockIO", r.block_io().is_some()),
+        (
+            "hugepageLimits",
+            r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+        ("network", r.network().is_some()),
+        ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
+        (
+            "unified",
+            r.unified().as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+    ]
+    .into_iter()
+    .find_map(|(name, set)| set.then_some(name))
+}
+
+/// The device cgroup: runc's default allowances, then the config's rules, then an allow rule
+/// for each `linux.devices` node.
+fn apply_devices(cgroup: &Cgroup, spec: &Spec) -> Result<(), Error> {
+    let linux = spec.linux().as_ref().expect("validated");
+    let mut rules = Vec::new();
+    for d in linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default()
+    {
+        rules.push(DeviceRule {
+            allow: d.allow(),
+            kind: d
+                .typ()
+                .map(|t| t.as_str().chars().next().unwrap_or('a'))
+                .unwrap_or('a'),
+            major: d.major(),
+            minor: d.minor(),
+            access: d.access().clone().unwrap_or_else(|| "rwm".into()),
+        });
+    }
+    rules.extend(default_allowed_devices());
+    for d in linux.devices().iter().flatten() {
+        let kind = match d.typ().as_str() {
+            "b" => 'b',
+            "p" => continue,
+            _ => 'c',
+        };
+        rules.push(DeviceRule {
+            allow: true,
+            kind,
+            major: Some(d.major()),
+            minor: Some(d.minor()),
+            access: "rwm".into(),
+        });
+    }
+    if !cgroup.apply_devices(&rules)? {
+        tracing::warn!("linux.resources.devices: this host has no v1 devices controller and husk does not load the cgroup v2 device program yet; the device list is not enforced by a cgroup");
+    }
+    Ok(())
+}
+
+#[allow(deprecated)] // prestart is deprecated in the spec but still MUST run
+fn run_runtime_hooks(spec: &Spec, state: &ContainerState) -> Result<(), hooks::HookError> {
+    let Some(h) = spec.hooks() else { return Ok(()) };
+    hooks::run(
+        "prestart",
+        h.prestart().as_deref().unwrap_or_default(),
+        state,
+    )?;
+    hooks::run(
+        "createRuntime",
+        h.create_runtime().as_deref().unwrap_or_default(),
+        state,
+    )
+}
+
+fn expect(
+    ch: &sync::Channel,
+    what: &'static str,
+    ok: impl Fn(&ToParent) -> bool,
+) -> Result<(), Error> {
+    match ch.from_child() {
+        Ok(m) if ok(&m) => Ok(()),
+        Ok(ToParent::Error { message }) => Err(Error::Init(message)),
+        Ok(other) => Err(Error::Init(format!("expected {what}, got {other:?}"))),
+        Err(sync::SyncError::Closed) => Err(Error::Init(format!("exited before {what}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn reap_intermediate(pid: Pid) -> Result<(), Error> {
+    match waitpid(pid, None) {
+        Ok(WaitStatus::Exited(_, 0)) => Ok(()),
+        Ok(other) => Err(Error::Init(format!(
+            "intermediate process ended with {other:?}"
+        ))),
+        Err(e) => Err(e)
+            .step(|| "waiting for the intermediate process")
+            .map_err(Error::from),
+    }
+}
+
+/// The pid, written atomically (a temporary file renamed into place) as clients expect.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&tmp)
+        .step(|| format!("writing pid file {}", tmp.display()))?;
+    f.write_all(pid.to_string().as_bytes())
+        .step(|| format!("writing pid file {}", tmp.display()))?;
+    fs::rename(&tmp, path).step(|| format!("renaming pid file to {}", path.display()))?;
+    Ok(())
+}
+
+/// Undoes a half-made container when `create` fails: kills its processes, removes the cgroup
+/// and the state directory.
+struct Cleanup {
+    dir: PathBuf,
+    intermediate: Option<Pid>,
+    init: Option<i32>,
+    cgroup: Option<Cgroup>,
+    armed: bool,
+}
+
+impl Cleanup {
+    fn new(dir: &ContainerDir) -> Self {
+        Cleanup {
+            dir: dir.path.clone(),
+            intermediate: None,
+            init: None,
+            cgroup: None,
+            armed: true,
+        }
+    }
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.intermediate {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(pid) = self.init {
+            kill::kill_and_wait(pid);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.signal_all(nix::sys::signal::Signal::SIGKILL);
+            if let Err(e) = cg.remove() {
+                tracing::warn!("cleaning up after a failed create: {e}");
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}

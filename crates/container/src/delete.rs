@@ -1,0 +1,76 @@
+//! `husk delete`: a stopped container is removed; a created one is killed and removed (as runc
+//! and crun do, which clients rely on); a running one only with --force. Poststop hooks run,
+//! then the cgroup levels husk made and the state directory go.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use husk_spec::Status;
+use nix::sys::signal::Signal;
+
+use crate::state::{StateError, Store};
+use crate::{hooks, kill, sys, Error};
+
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
+    crate::state::validate_id(id)?;
+    let dir = match store.open(id) {
+        Ok(d) => d,
+        Err(StateError::NotExist(_)) if force => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let stored = match dir.load() {
+        Ok(s) => s,
+        // A create that died before writing its state left only the directory.
+        Err(StateError::NotExist(_) | StateError::Corrupt { .. }) if force => {
+            dir.remove()?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let status = dir.status(&stored);
+    match status {
+        Status::Stopped => {}
+        Status::Created => kill::kill_and_wait(stored.pid),
+        _ if !force => {
+            return Err(Error::StillRunning {
+                id: id.to_string(),
+                status,
+            })
+        }
+        _ => {
+            if let Some(cg) = &stored.cgroup {
+                let _ = cg.signal_all(Signal::SIGKILL);
+            }
+            kill::kill_and_wait(stored.pid);
+        }
+    }
+    if let Some(cg) = &stored.cgroup {
+        // Processes that outlived the init (a shared pid namespace) go too.
+        let _ = cg.signal_all(Signal::SIGKILL);
+        wait_cgroup_empty(cg);
+    }
+    if let Some(h) = stored
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststop().clone())
+    {
+        if let Err(e) = hooks::run("poststop", &h, &stored.public(Status::Stopped)) {
+            tracing::warn!("{e}");
+        }
+    }
+    if let Some(cg) = &stored.cgroup {
+        cg.remove()?;
+    }
+    dir.remove()?;
+    Ok(())
+}
+
+fn wait_cgroup_empty(cg: &husk_cgroups::Cgroup) {
+    for pid in cg.pids().unwrap_or_default() {
+        if let Ok(fd) = sys::pidfd_open(pid) {
+            kill::wait_gone(&fd, Duration::from_secs(5));
+            let _ = fd.as_fd();
+        }
+    }
+}

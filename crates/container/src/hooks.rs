@@ -1,0 +1,134 @@
+//! `hooks`: each hook run with its args and env, the container state on stdin, and its
+//! timeout; its output kept for the error message if it fails.
+
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use husk_spec::ContainerState;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use oci_spec::runtime::Hook;
+
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("{phase} hook #{index} ({path}): cannot run: {source}")]
+    Spawn {
+        phase: &'static str,
+        index: usize,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{phase} hook #{index} ({path}) failed: {status}{output}")]
+    Failed {
+        phase: &'static str,
+        index: usize,
+        path: String,
+        status: String,
+        output: String,
+    },
+    #[error("{phase} hook #{index} ({path}) timed out after {secs}s")]
+    Timeout {
+        phase: &'static str,
+        index: usize,
+        path: String,
+        secs: i64,
+    },
+}
+
+/// Run `hooks` in order; the first failure stops the list.
+pub fn run(phase: &'static str, hooks: &[Hook], state: &ContainerState) -> Result<(), HookError> {
+    let json = serde_json::to_vec(state).expect("state serialises");
+    for (index, hook) in hooks.iter().enumerate() {
+        run_one(phase, index, hook, &json)?;
+    }
+    Ok(())
+}
+
+fn run_one(phase: &'static str, index: usize, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
+    let path = hook.path().display().to_string();
+    let spawn_err = |source| HookError::Spawn {
+        phase,
+        index,
+        path: path.clone(),
+        source,
+    };
+    let output = nix::sys::memfd::memfd_create(
+        c"husk-hook-output",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .map_err(|e| spawn_err(e.into()))?;
+    let out_file = std::fs::File::from(output);
+    let args = hook.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(hook.path());
+    if let Some(a0) = args.first() {
+        cmd.arg0(a0);
+    }
+    cmd.args(args.iter().skip(1))
+        .env_clear()
+        .envs(
+            hook.env()
+                .iter()
+                .flatten()
+                .filter_map(|e| e.split_once('=')),
+        )
+        .stdin(Stdio::piped())
+        .stdout(out_file.try_clone().map_err(spawn_err)?)
+        .stderr(out_file.try_clone().map_err(spawn_err)?);
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that exits without reading its stdin is not an error (EPIPE ignored).
+        let _ = stdin.write_all(state);
+    }
+    let pidfd = sys::pidfd_open(child.id() as i32).map_err(spawn_err)?;
+    let timeout = hook.timeout().filter(|t| *t > 0);
+    let ms = timeout.map_or(PollTimeout::NONE, |t| {
+        PollTimeout::try_from(Duration::from_secs(t as u64)).unwrap_or(PollTimeout::MAX)
+    });
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    let ready = loop {
+        match poll(&mut fds, ms) {
+            Err(nix::Error::EINTR) => continue,
+            other => break other.unwrap_or(0),
+        }
+    };
+    if ready == 0 {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(HookError::Timeout {
+            phase,
+            index,
+            path,
+            secs: timeout.unwrap_or(0),
+        });
+    }
+    let status = child.wait().map_err(spawn_err)?;
+    if status.success() {
+        return Ok(());
+    }
+    let status = match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (_, Some(s)) => format!("killed by signal {s}"),
+        _ => status.to_string(),
+    };
+    let mut text = String::new();
+    let mut f = out_file;
+    let _ = f.rewind();
+    let _ = f.take(4096).read_to_string(&mut text);
+    let text = text.trim();
+    Err(HookError::Failed {
+        phase,
+        index,
+        path,
+        status,
+        output: if text.is_empty() {
+            String::new()
+        } else {
+            format!(": {text}")
+        },
+    })
+}

@@ -1,0 +1,304 @@
+//! The processes husk forks to build a container, as ordered steps.
+//!
+//! `intermediate` joins and creates the namespaces and forks the init (a new pid or time
+//! namespace only applies to children). `init` builds the container's world in those
+//! namespaces, reports Ready, waits on exec.fifo for `start`, then execs `process.args`.
+//! Both run in a child of the single-threaded husk (see sys::fork) and never return.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+use husk_cgroups::Cgroup;
+use husk_spec::{Bundle, Status};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Uid};
+use oci_spec::runtime::LinuxNamespaceType;
+
+use crate::error::{fail, StepContext, SysError};
+use crate::masked_paths;
+use crate::mounts::{self, MountContext};
+use crate::namespaces::{self, NamespacePlan};
+use crate::process::ExecPlan;
+use crate::resolve::Root;
+use crate::sync::{Channel, ToChild, ToParent};
+use crate::{devices, hooks, rlimits, rootfs, sys};
+
+/// What the forked processes need, all prepared by the parent before the fork.
+pub struct InitArgs<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    pub plan: &'a NamespacePlan,
+    pub cgroup: Option<&'a Cgroup>,
+    pub channel: Channel,
+    /// O_PATH fd of exec.fifo, reopened for writing once the container is ready.
+    pub fifo: OwnedFd,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Report `err` to the parent and exit. Used by both forked processes.
+fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
+    let _ = channel.to_parent(&ToParent::Error {
+        message: err.to_string(),
+    });
+    sys::exit_now(1)
+}
+
+/// The intermediate process: namespaces, then fork the init and report its pid.
+pub fn intermediate(args: InitArgs<'_>) -> ! {
+    if let Err(e) = intermediate_steps(&args) {
+        die(&args.channel, e);
+    }
+    match sys::fork() {
+        Err(e) => die(&args.channel, fail("forking the container init", e)),
+        Ok(ForkResult::Child) => init(args),
+        Ok(ForkResult::Parent { child }) => {
+            let _ = args.channel.to_parent(&ToParent::InitPid {
+                pid: sys::raw(child),
+            });
+            sys::exit_now(0)
+        }
+    }
+}
+
+fn intermediate_steps(a: &InitArgs<'_>) -> Result<(), String> {
+    a.plan.join_all().map_err(|e| e.to_string())?;
+    a.plan.unshare_user().map_err(|e| e.to_string())?;
+    // The parent now puts us in the cgroup (before a cgroup namespace is made, so that its
+    // root is the container's cgroup) and writes the id maps.
+    a.channel
+        .to_parent(&ToParent::Hello)
+        .map_err(|e| e.to_string())?;
+    a.channel.expect_proceed().map_err(|e| e.to_string())?;
+    if a.plan.new_user {
+        // Become root of the new user namespace, so files made during setup are owned by a
+        // mapped id. A mapping without 0 keeps the ids we have.
+        let _ = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+        let _ = setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+    }
+    a.plan.unshare_rest().map_err(|e| e.to_string())?;
+    if a.plan.creates(namespaces::flag(LinuxNamespaceType::Time)) {
+        if let Some(linux) = a.bundle.spec.linux() {
+            namespaces::write_time_offsets(linux).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The container's init.
+fn init(args: InitArgs<'_>) -> ! {
+    match init_steps(&args) {
+        Ok(never) => match never {},
+        Err(e) => die(&args.channel, e),
+    }
+}
+
+fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .step(|| "resetting the signal mask")?;
+    // Not dumpable while husk's fds and the host's view are still reachable: a process of the
+    // container cannot ptrace or open /proc/<init>/... until exec resets it.
+    nix::sys::prctl::set_dumpable(false).step(|| "prctl(PR_SET_DUMPABLE)")?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let spec = &a.bundle.spec;
+    let linux = spec.linux().as_ref().expect("validated: linux is present");
+    let process = spec
+        .process()
+        .as_ref()
+        .expect("validated: process is present");
+
+    if !a.no_new_keyring {
+        let name = CString::new(format!("_ses.{}", a.id)).unwrap_or_default();
+        if let Err(e) = sys::join_session_keyring(&name) {
+            tracing::debug!("no new session keyring: {e}");
+        }
+    }
+
+    // The filesystem: propagation, the rootfs as a mount point, every mount, /dev.
+    let rootfs_path = &a.bundle.rootfs;
+    rootfs::prepare(
+        rootfs_path,
+        rootfs::root_propagation(linux.rootfs_propagation().as_deref()),
+    )?;
+    let root = Root::open(rootfs_path)?; // opened after the bind, so it is the new mount
+    let ctx = MountContext {
+        root: &root,
+        bundle: &a.bundle.dir,
+        in_userns: a.plan.has_userns(),
+        new_cgroupns: a.plan.creates(CloneFlags::CLONE_NEWCGROUP),
+        cgroup: a.cgroup,
+    };
+    let all_mounts = spec.mounts().clone().unwrap_or_default();
+    for m in &all_mounts {
+        mounts::mount_entry(&ctx, m)?;
+    }
+    let dev_from_host = all_mounts.iter().any(|m| {
+        mounts::destination(m) == Path::new("/dev")
+            && mounts::parse_options(m.options().as_deref().unwrap_or_default()).is_bind()
+    });
+    if !dev_from_host {
+        for node in devices::default_nodes() {
+            devices::create(&root, &node, ctx.in_userns)?;
+        }
+        devices::create_symlinks(&root)?;
+    }
+    for d in linux.devices().iter().flatten() {
+        devices::create(&root, &devices::node_of(d), ctx.in_userns)?;
+    }
+    root.mkdir_all(process.cwd(), 0o755)?;
+
+    // prestart and createRuntime hooks run in the runtime's namespaces, by the parent.
+    a.channel
+        .to_parent(&ToParent::RunHooks)
+        .map_err(|e| fail("asking for hooks", e))?;
+    let mut state = match a
+        .channel
+        .from_parent()
+        .map_err(|e| fail("waiting for hooks", e))?
+    {
+        ToChild::HooksDone { state } => state,
+        ToChild::Error { message } => return Err(fail("create", message)),
+        other => return Err(fail("waiting for hooks", format!("unexpected {other:?}"))),
+    };
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().clone())
+    {
+        hooks::run("createContainer", &h, &state).map_err(|e| fail("createContainer hooks", e))?;
+    }
+
+    // The host's procfs, verified, kept for the fifo and our own /proc/self files: nothing the
+    // container mounted can redirect these writes (CVE-2019-16884, CVE-2025-52881).
+    let host_proc = sys::openat(
+        crate::resolve::cwd(),
+        c"/proc",
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .step(|| "opening /proc")?;
+    check_procfs(&host_proc)?;
+
+    if a.no_pivot {
+        rootfs::move_root(rootfs_path)?;
+    } else {
+        rootfs::pivot(rootfs_path)?;
+    }
+    let root = Root::open(Path::new("/"))?;
+    for p in linux.readonly_paths().iter().flatten() {
+        masked_paths::readonly(&root, Path::new(p))?;
+    }
+    let masked = linux.masked_paths().clone().unwrap_or_default();
+    if !masked.is_empty() {
+        let null = masked_paths::open_dev_null(&root)?;
+        let null_path = crate::resolve::fd_path(null.as_fd());
+        for p in &masked {
+            masked_paths::mask(&root, &null_path, Path::new(p))?;
+        }
+    }
+    for (key, value) in linux.sysctl().iter().flatten() {
+        write_sysctl(&root, key, value)?;
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).step(|| format!("sethostname({h:?})"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        sys::setdomainname(d).step(|| format!("setdomainname({d:?})"))?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        rootfs::make_readonly()?;
+    }
+
+    // The process: limits and what it needs to exec, checked now so `create` reports them.
+    if let Some(adj) = process.oom_score_adj() {
+        write_proc_self(&host_proc, "oom_score_adj", &adj.to_string())?;
+    }
+    rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    let mut exec = ExecPlan::from_process(process)?;
+    exec.add_home();
+    let exe = exec.find_executable()?;
+
+    a.channel
+        .to_parent(&ToParent::Ready)
+        .map_err(|e| fail("reporting ready", e))?;
+
+    // Wait for `start`: opening the FIFO for writing blocks until `start` opens it to read.
+    let fifo_path = CString::new(format!("self/fd/{}", a.fifo.as_raw_fd())).unwrap_or_default();
+    let fifo = sys::openat(host_proc.as_fd(), &fifo_path, libc::O_WRONLY, 0)
+        .step(|| "opening exec.fifo")?;
+    let mut fifo = std::fs::File::from(fifo);
+    let _ = fifo.write_all(b"\0");
+    // From here on, a failure is reported to `start` through the FIFO.
+    let report = |fifo: &mut std::fs::File, e: SysError| -> ! {
+        let _ = fifo.write_all(e.to_string().as_bytes());
+        sys::exit_now(127)
+    };
+    state.status = Status::Created;
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().clone())
+    {
+        if let Err(e) = hooks::run("startContainer", &h, &state) {
+            report(&mut fifo, fail("startContainer hooks", e));
+        }
+    }
+    let finish = || -> Result<(), SysError> {
+        exec.become_user()?;
+        exec.enter_cwd()?;
+        exec.apply_umask();
+        // Nothing of husk's may reach the container but stdio and the preserved fds
+        // (CVE-2024-21626); the FIFO and the host /proc fd are close-on-exec too.
+        sys::cloexec_from(3 + a.preserve_fds).step(|| "marking fds close-on-exec")
+    };
+    if let Err(e) = finish() {
+        report(&mut fifo, e);
+    }
+    let e = exec.exec(&exe);
+    report(&mut fifo, e)
+}
+
+fn check_procfs(fd: &OwnedFd) -> Result<(), SysError> {
+    let st = nix::sys::statfs::fstatfs(fd).step(|| "statfs /proc")?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(fail("checking /proc", "it is not a procfs"));
+    }
+    Ok(())
+}
+
+fn write_proc_self(host_proc: &OwnedFd, file: &str, value: &str) -> Result<(), SysError> {
+    let path = CString::new(format!("self/{file}")).unwrap_or_default();
+    let fd = sys::openat2(
+        host_proc.as_fd(),
+        &path,
+        libc::O_WRONLY,
+        0,
+        sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_XDEV,
+    )
+    .step(|| format!("opening /proc/self/{file}"))?;
+    std::fs::File::from(fd)
+        .write_all(value.as_bytes())
+        .step(|| format!("writing {value:?} to /proc/self/{file}"))
+}
+
+/// Write one `linux.sysctl` entry through the container's procfs, checked to be a procfs.
+fn write_sysctl(root: &Root, key: &str, value: &str) -> Result<(), SysError> {
+    let rel = format!("/proc/sys/{}", key.replace('.', "/"));
+    let fd = root
+        .open_path(Path::new(&rel), libc::O_WRONLY | libc::O_NOFOLLOW)
+        .step(|| format!("linux.sysctl.{key}: opening {rel}"))?;
+    check_procfs(&fd)?;
+    std::fs::File::from(fd)
+        .write_all(value.as_bytes())
+        .step(|| format!("linux.sysctl.{key}: writing {value:?}"))
+}

@@ -1,0 +1,117 @@
+//! `husk kill`: signal the container's init (through a pidfd, so a reused pid is never hit),
+//! or with --all every process in its cgroup.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use husk_spec::Status;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
+
+use crate::state::Store;
+use crate::{process_info, sys, Error};
+
+/// A signal given as a name (`KILL`, `SIGKILL`, `sigkill`) or a number (`9`, up to SIGRTMAX).
+pub fn parse_signal(s: &str) -> Result<i32, Error> {
+    let bad = || Error::BadSignal(s.to_string());
+    if let Ok(n) = s.parse::<i32>() {
+        return if (1..=libc::SIGRTMAX()).contains(&n) {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    if let Some(rest) = name.strip_prefix("SIGRTMIN+") {
+        let n: i32 = rest.parse().map_err(|_| bad())?;
+        let sig = libc::SIGRTMIN() + n;
+        return if sig <= libc::SIGRTMAX() {
+            Ok(sig)
+        } else {
+            Err(bad())
+        };
+    }
+    name.parse::<Signal>().map(|s| s as i32).map_err(|_| bad())
+}
+
+pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<(), Error> {
+    let dir = store.open(id)?;
+    let stored = dir.load()?;
+    let status = dir.status(&stored);
+    if status == Status::Stopped {
+        return Err(Error::NotRunning {
+            id: id.to_string(),
+            status,
+        });
+    }
+    if all {
+        if let Some(cg) = &stored.cgroup {
+            let s = Signal::try_from(sig).map_err(|_| Error::BadSignal(sig.to_string()))?;
+            cg.signal_all(s)?;
+            return Ok(());
+        }
+    }
+    signal_init(id, stored.pid, stored.pid_start, sig)
+}
+
+fn signal_init(id: &str, pid: i32, start: u64, sig: i32) -> Result<(), Error> {
+    let no_such = || Error::Signal {
+        id: id.to_string(),
+        source: std::io::Error::other("no such process"),
+    };
+    let pidfd = sys::pidfd_open(pid).map_err(|_| no_such())?;
+    // The pidfd pins this process; check it is still the container's init before signalling.
+    if !process_info::is_alive(pid, start) {
+        return Err(no_such());
+    }
+    sys::pidfd_send_signal(pidfd.as_fd(), sig).map_err(|source| Error::Signal {
+        id: id.to_string(),
+        source,
+    })
+}
+
+/// SIGKILL `pid` and wait (up to 10 s) until it is gone; reap it if it is our child.
+pub fn kill_and_wait(pid: i32) {
+    let Ok(pidfd) = sys::pidfd_open(pid) else {
+        return;
+    };
+    let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+    wait_gone(&pidfd, Duration::from_secs(10));
+    let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+}
+
+/// Wait for the process behind `pidfd` to exit.
+pub fn wait_gone(pidfd: &std::os::fd::OwnedFd, timeout: Duration) {
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    let t = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    loop {
+        match poll(&mut fds, t) {
+            Err(nix::Error::EINTR) => continue,
+            _ => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), 9);
+        assert_eq!(parse_signal("sigterm").unwrap(), 15);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
+        for bad in ["0", "65", "FOO", "", "-9"] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+    }
+}

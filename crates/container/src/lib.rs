@@ -1,0 +1,80 @@
+//! husk-container: the container lifecycle (create, start, kill, delete, state, run's wait)
+//! and the process work that builds a container.
+//!
+//! One config section, one module: namespaces, mounts, devices, rootfs, masked_paths,
+//! capabilities, rlimits, hooks, process. `create.rs` reads top to bottom; the forked side is
+//! in `init.rs`. Only `sys` holds `unsafe`.
+#![deny(unsafe_code)]
+
+pub mod capabilities;
+pub mod create;
+pub mod delete;
+pub mod devices;
+pub mod error;
+pub mod hooks;
+pub mod init;
+pub mod kill;
+pub mod masked_paths;
+pub mod mounts;
+pub mod namespaces;
+pub mod process;
+pub mod process_info;
+pub mod resolve;
+pub mod rlimits;
+pub mod rootfs;
+pub mod run;
+pub mod start;
+pub mod state;
+pub mod sync;
+pub mod sys;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use kill::{kill, parse_signal};
+pub use start::start;
+pub use state::{StateError, Store};
+
+/// Every failure of a lifecycle command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Bundle(#[from] husk_spec::BundleError),
+    #[error("cgroup: {0}")]
+    Cgroup(#[from] husk_cgroups::CgroupError),
+    #[error(transparent)]
+    Sys(#[from] error::SysError),
+    #[error("talking to the container's init: {0}")]
+    Sync(#[from] sync::SyncError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    /// What the forked init reported.
+    #[error("container init: {0}")]
+    Init(String),
+    #[error("{0}: not supported yet")]
+    Unsupported(String),
+    #[error("container {id} is {status}: container not running")]
+    NotRunning {
+        id: String,
+        status: husk_spec::Status,
+    },
+    #[error("cannot delete container {id} that is not stopped: {status}: container still running (use --force)")]
+    StillRunning {
+        id: String,
+        status: husk_spec::Status,
+    },
+    #[error("cannot start container {id}: it is {status}, not created")]
+    CannotStart {
+        id: String,
+        status: husk_spec::Status,
+    },
+    #[error("invalid signal {0:?}")]
+    BadSignal(String),
+    #[error("signalling container {id}: {source}")]
+    Signal {
+        id: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

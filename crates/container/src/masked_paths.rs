@@ -1,0 +1,93 @@
+//! `linux.maskedPaths` and `linux.readonlyPaths`, applied after pivot_root.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use nix::mount::{mount, MsFlags};
+
+use crate::error::{StepContext, SysError};
+use crate::mounts::locked_flags;
+use crate::resolve::{fd_path, Root};
+
+/// Make `path` read-only: bind it onto itself, then remount read-only (keeping locked flags).
+/// A path that does not exist is skipped, as the spec allows.
+pub fn readonly(root: &Root, path: &Path) -> Result<(), SysError> {
+    let Ok(fd) = root.lookup(path) else {
+        return Ok(());
+    };
+    let p = fd_path(fd.as_fd());
+    mount(
+        Some(&p),
+        &p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .step(|| format!("bind-mounting readonly path {}", path.display()))?;
+    let fd = root
+        .lookup(path)
+        .step(|| format!("opening {}", path.display()))?;
+    let flags = locked_flags(&fd)?
+        | MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_REC;
+    mount(
+        None::<&str>,
+        &fd_path(fd.as_fd()),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .step(|| format!("remounting {} read-only", path.display()))
+}
+
+/// Hide `path`: a read-only empty tmpfs over a directory, /dev/null over anything else.
+pub fn mask(root: &Root, dev_null: &Path, path: &Path) -> Result<(), SysError> {
+    let Ok(fd) = root.lookup(path) else {
+        return Ok(());
+    };
+    let is_dir = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))
+        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .unwrap_or(false);
+    let target = fd_path(fd.as_fd());
+    if is_dir {
+        mount(
+            Some("tmpfs"),
+            &target,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .step(|| format!("masking directory {}", path.display()))
+    } else {
+        mount(
+            Some(dev_null),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .step(|| format!("masking {}", path.display()))
+    }
+}
+
+/// Open the container's /dev/null for masking and check it is the real null device (char 1:3):
+/// a rootfs whose /dev/null is a symlink or another file must not get that file bind-mounted
+/// over the masked paths (CVE-2025-31133).
+pub fn open_dev_null(root: &Root) -> Result<std::os::fd::OwnedFd, SysError> {
+    let fd = root
+        .lookup(Path::new("/dev/null"))
+        .step(|| "opening /dev/null in the container")?;
+    let st =
+        nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)).step(|| "stat /dev/null")?;
+    let is_null =
+        st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == nix::sys::stat::makedev(1, 3);
+    if !is_null {
+        return Err(crate::error::fail(
+            "checking /dev/null before masking",
+            "it is not the null character device (1:3); refusing to use it",
+        ));
+    }
+    Ok(fd)
+}

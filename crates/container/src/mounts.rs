@@ -1,0 +1,443 @@
+//! `mounts`: each entry mounted in order, its destination resolved inside the rootfs by fd
+//! (see resolve.rs) and the mount made on that fd, never on a path string.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use husk_cgroups::Cgroup;
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::Mount;
+
+use crate::error::{fail, StepContext, SysError};
+use crate::resolve::{fd_path, Root};
+use crate::sys;
+
+/// A mount's options, split into what goes where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags for mount(2).
+    pub flags: MsFlags,
+    /// Propagation changes, applied after the mount, in order.
+    pub propagation: Vec<MsFlags>,
+    /// mount_setattr(AT_RECURSIVE) attributes to set and clear (`rro`, `rnosuid`...).
+    pub rec_set: u64,
+    pub rec_clear: u64,
+    /// Options the kernel's filesystem parses (`mode=755`, `size=65536k`).
+    pub data: Vec<String>,
+    /// `idmap` / `ridmap` were asked for.
+    pub idmap: bool,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            propagation: vec![],
+            rec_set: 0,
+            rec_clear: 0,
+            data: vec![],
+            idmap: false,
+        }
+    }
+}
+
+impl MountOptions {
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+}
+
+/// Parse `options` the way runc does; unknown options are filesystem data.
+pub fn parse_options(options: &[String]) -> MountOptions {
+    use MsFlags as F;
+    let mut o = MountOptions::default();
+    for opt in options {
+        let (set, clear): (MsFlags, MsFlags) = match opt.as_str() {
+            "ro" => (F::MS_RDONLY, F::empty()),
+            "rw" => (F::empty(), F::MS_RDONLY),
+            "nosuid" => (F::MS_NOSUID, F::empty()),
+            "suid" => (F::empty(), F::MS_NOSUID),
+            "nodev" => (F::MS_NODEV, F::empty()),
+            "dev" => (F::empty(), F::MS_NODEV),
+            "noexec" => (F::MS_NOEXEC, F::empty()),
+            "exec" => (F::empty(), F::MS_NOEXEC),
+            "sync" => (F::MS_SYNCHRONOUS, F::empty()),
+            "async" => (F::empty(), F::MS_SYNCHRONOUS),
+            "dirsync" => (F::MS_DIRSYNC, F::empty()),
+            "remount" => (F::MS_REMOUNT, F::empty()),
+            "mand" => (F::MS_MANDLOCK, F::empty()),
+            "nomand" => (F::empty(), F::MS_MANDLOCK),
+            "atime" => (F::empty(), F::MS_NOATIME),
+            "noatime" => (F::MS_NOATIME, F::empty()),
+            "diratime" => (F::empty(), F::MS_NODIRATIME),
+            "nodiratime" => (F::MS_NODIRATIME, F::empty()),
+            "relatime" => (F::MS_RELATIME, F::empty()),
+            "norelatime" => (F::empty(), F::MS_RELATIME),
+            "strictatime" => (F::MS_STRICTATIME, F::empty()),
+            "nostrictatime" => (F::empty(), F::MS_STRICTATIME),
+            "lazytime" => (F::MS_LAZYTIME, F::empty()),
+            "nolazytime" => (F::empty(), F::MS_LAZYTIME),
+            "silent" => (F::MS_SILENT, F::empty()),
+            "loud" => (F::empty(), F::MS_SILENT),
+            "bind" => (F::MS_BIND, F::empty()),
+            "rbind" => (F::MS_BIND | F::MS_REC, F::empty()),
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
+            | "runbindable" => {
+                o.propagation.push(propagation_flag(opt).expect("listed"));
+                continue;
+            }
+            "idmap" | "ridmap" => {
+                o.idmap = true;
+                continue;
+            }
+            other => {
+                if let Some((set, clear)) = recursive_attr(other) {
+                    o.rec_set |= set;
+                    o.rec_clear |= clear;
+                } else {
+                    o.data.push(other.to_string());
+                }
+                continue;
+            }
+        };
+        o.flags.insert(set);
+        o.flags.remove(clear);
+    }
+    o
+}
+
+/// `private`, `rslave`... as mount(2) flags.
+pub fn propagation_flag(name: &str) -> Option<MsFlags> {
+    use MsFlags as F;
+    Some(match name {
+        "private" => F::MS_PRIVATE,
+        "rprivate" => F::MS_PRIVATE | F::MS_REC,
+        "shared" => F::MS_SHARED,
+        "rshared" => F::MS_SHARED | F::MS_REC,
+        "slave" => F::MS_SLAVE,
+        "rslave" => F::MS_SLAVE | F::MS_REC,
+        "unbindable" => F::MS_UNBINDABLE,
+        "runbindable" => F::MS_UNBINDABLE | F::MS_REC,
+        _ => return None,
+    })
+}
+
+/// The recursive mount attributes of runtime-spec 1.1 (`rro`, `rnoexec`...): (set, clear).
+fn recursive_attr(name: &str) -> Option<(u64, u64)> {
+    use crate::sys::*;
+    Some(match name {
+        "rro" => (MOUNT_ATTR_RDONLY, 0),
+        "rrw" => (0, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
+        "rsuid" => (0, MOUNT_ATTR_NOSUID),
+        "rnodev" => (MOUNT_ATTR_NODEV, 0),
+        "rdev" => (0, MOUNT_ATTR_NODEV),
+        "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
+        "rexec" => (0, MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+        "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
+        "rrelatime" => (MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME),
+        "rnorelatime" => (0, 0),
+        "rnoatime" => (MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME),
+        "ratime" => (0, MOUNT_ATTR_NOATIME),
+        "rstrictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME),
+        "rnostrictatime" => (0, 0),
+        _ => return None,
+    })
+}
+
+/// What mounting needs beyond the entry itself.
+pub struct MountContext<'a> {
+    pub root: &'a Root,
+    pub bundle: &'a Path,
+    pub in_userns: bool,
+    pub new_cgroupns: bool,
+    pub cgroup: Option<&'a Cgroup>,
+}
+
+/// The destination as an absolute container path (a relative one is taken from "/").
+pub fn destination(m: &Mount) -> PathBuf {
+    Path::new("/").join(m.destination())
+}
+
+/// Mount one entry of `mounts`.
+pub fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), SysError> {
+    let dest = destination(m);
+    let typ = m.typ().clone().unwrap_or_default();
+    let opts = parse_options(m.options().as_deref().unwrap_or_default());
+    if opts.idmap || m.uid_mappings().is_some() {
+        return Err(fail(
+            format!("mounting {}", dest.display()),
+            "idmapped mounts (idmap, ridmap, uidMappings) are not supported yet",
+        ));
+    }
+    if typ == "cgroup"
+        || typ == "cgroup2"
+            && ctx
+                .cgroup
+                .is_some_and(|c| c.mode != husk_cgroups::Mode::Unified)
+    {
+        return mount_cgroup(ctx, &dest, &opts);
+    }
+    if opts.is_bind() || typ == "bind" {
+        bind_mount(ctx, m, &dest, &opts)?;
+    } else {
+        let target = ctx.root.mkdir_all(&dest, 0o755)?;
+        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
+        let data = opts.data.join(",");
+        let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        let res = mount(
+            Some(&source),
+            &fd_path(target.as_fd()),
+            Some(typ.as_str()),
+            flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        );
+        match res {
+            Err(nix::Error::EPERM) if typ == "sysfs" && ctx.in_userns => {
+                // A user namespace without its own network namespace may not mount sysfs:
+                // bind the host's /sys instead, as runc does.
+                mount(
+                    Some("/sys"),
+                    &fd_path(target.as_fd()),
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .step(|| format!("bind-mounting /sys on {}", dest.display()))?;
+                remount(ctx, &dest, flags | MsFlags::MS_BIND)?;
+            }
+            other => other.step(|| format!("mounting {typ} on {}", dest.display()))?,
+        }
+    }
+    apply_after(ctx, &dest, &opts)
+}
+
+fn bind_mount(
+    ctx: &MountContext<'_>,
+    m: &Mount,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), SysError> {
+    let source = m.source().clone().unwrap_or_default();
+    let source = if source.is_absolute() {
+        source
+    } else {
+        ctx.bundle.join(source)
+    };
+    let meta =
+        std::fs::metadata(&source).step(|| format!("bind mount source {}", source.display()))?;
+    let target = if meta.is_dir() {
+        ctx.root.mkdir_all(dest, 0o755)?
+    } else {
+        ctx.root.mkfile(dest)?
+    };
+    let rec = opts.flags & MsFlags::MS_REC;
+    mount(
+        Some(&source),
+        &fd_path(target.as_fd()),
+        None::<&str>,
+        MsFlags::MS_BIND | rec,
+        None::<&str>,
+    )
+    .step(|| format!("bind-mounting {} on {}", source.display(), dest.display()))?;
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        remount(ctx, dest, extra | MsFlags::MS_BIND)?;
+    }
+    Ok(())
+}
+
+/// Remount the mount at `dest` with `flags`. In a user namespace the flags the kernel locked
+/// (nosuid, nodev, noexec, atime) must be kept or the remount fails with EPERM.
+fn remount(ctx: &MountContext<'_>, dest: &Path, mut flags: MsFlags) -> Result<(), SysError> {
+    let fd = ctx
+        .root
+        .lookup(dest)
+        .step(|| format!("opening {}", dest.display()))?;
+    if ctx.in_userns {
+        flags |= locked_flags(&fd)?;
+    }
+    mount(
+        None::<&str>,
+        &fd_path(fd.as_fd()),
+        None::<&str>,
+        flags | MsFlags::MS_REMOUNT,
+        None::<&str>,
+    )
+    .step(|| format!("remounting {} with {:?}", dest.display(), flags))
+}
+
+/// The flags of the mount `fd` is on that an unprivileged remount must keep.
+pub fn locked_flags(fd: &impl AsFd) -> Result<MsFlags, SysError> {
+    use nix::sys::statvfs::{fstatvfs, FsFlags};
+    let st = fstatvfs(fd).step(|| "statvfs of a mount")?;
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (a, b) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+    ] {
+        if f.contains(a) {
+            out |= b;
+        }
+    }
+    Ok(out)
+}
+
+/// Propagation changes and recursive attributes, on the new mount at `dest`.
+fn apply_after(ctx: &MountContext<'_>, dest: &Path, opts: &MountOptions) -> Result<(), SysError> {
+    if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clear == 0 {
+        return Ok(());
+    }
+    let fd = ctx
+        .root
+        .lookup(dest)
+        .step(|| format!("opening {}", dest.display()))?;
+    for p in &opts.propagation {
+        mount(
+            None::<&str>,
+            &fd_path(fd.as_fd()),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .step(|| format!("setting propagation {:?} on {}", p, dest.display()))?;
+    }
+    if opts.rec_set != 0 || opts.rec_clear != 0 {
+        sys::mount_setattr(fd.as_fd(), true, opts.rec_set, opts.rec_clear)
+            .step(|| format!("setting recursive attributes on {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// A `cgroup` mount. On a v2 host: cgroup2 (or, without a cgroup namespace of its own, a bind
+/// of the container's cgroup). On v1 and hybrid hosts: a tmpfs with one directory per
+/// hierarchy, each the container's own cgroup, and the cgroup2 mount at `unified` on hybrid.
+fn mount_cgroup(ctx: &MountContext<'_>, dest: &Path, opts: &MountOptions) -> Result<(), SysError> {
+    let base = opts.flags
+        & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
+    let ro = opts.flags.contains(MsFlags::MS_RDONLY);
+    let Some(cg) = ctx.cgroup else {
+        return Err(fail(
+            format!("mounting cgroup on {}", dest.display()),
+            "the container has no cgroup",
+        ));
+    };
+    if cg.mode == husk_cgroups::Mode::Unified {
+        let h = &cg.hierarchies[0];
+        return mount_one_hierarchy(ctx, dest, h, base, ro);
+    }
+    let target = ctx.root.mkdir_all(dest, 0o755)?;
+    mount(
+        Some("tmpfs"),
+        &fd_path(target.as_fd()),
+        Some("tmpfs"),
+        base,
+        Some("mode=755"),
+    )
+    .step(|| format!("mounting tmpfs on {}", dest.display()))?;
+    for h in &cg.hierarchies {
+        let name = h.mount.file_name().map(PathBuf::from).unwrap_or_default();
+        let sub = dest.join(&name);
+        mount_one_hierarchy(ctx, &sub, h, base, ro)?;
+        // Comounted controllers (`cpu,cpuacct`) also appear under each name, as on the host.
+        let name = name.to_string_lossy().into_owned();
+        if name.contains(',') {
+            let dir = ctx
+                .root
+                .lookup(dest)
+                .step(|| format!("opening {}", dest.display()))?;
+            for part in name.split(',') {
+                let _ = nix::unistd::symlinkat(
+                    name.as_str(),
+                    Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
+                    part,
+                );
+            }
+        }
+    }
+    if ro {
+        remount(ctx, dest, base | MsFlags::MS_RDONLY)?;
+    }
+    Ok(())
+}
+
+fn mount_one_hierarchy(
+    ctx: &MountContext<'_>,
+    dest: &Path,
+    h: &husk_cgroups::Hierarchy,
+    base: MsFlags,
+    ro: bool,
+) -> Result<(), SysError> {
+    let target = ctx.root.mkdir_all(dest, 0o755)?;
+    let flags = if ro { base | MsFlags::MS_RDONLY } else { base };
+    if ctx.new_cgroupns {
+        let (fstype, data) = if h.v2 {
+            ("cgroup2", String::new())
+        } else {
+            ("cgroup", h.controllers.join(","))
+        };
+        let res = mount(
+            Some("cgroup"),
+            &fd_path(target.as_fd()),
+            Some(fstype),
+            flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        );
+        match res {
+            Ok(()) => return Ok(()),
+            // v1 hierarchies cannot be mounted from a user namespace: bind instead.
+            Err(nix::Error::EPERM) if ctx.in_userns => {}
+            Err(e) => return Err(e).step(|| format!("mounting {fstype} on {}", dest.display())),
+        }
+    }
+    let src = h.dir();
+    mount(
+        Some(&src),
+        &fd_path(target.as_fd()),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .step(|| format!("bind-mounting {} on {}", src.display(), dest.display()))?;
+    remount(ctx, dest, flags | MsFlags::MS_BIND)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(list: &[&str]) -> MountOptions {
+        parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn flags_data_and_propagation_are_split() {
+        let o = opts(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave"]);
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data, vec!["mode=755", "size=65536k"]);
+        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+    }
+
+    #[test]
+    fn later_options_override_earlier_ones() {
+        assert_eq!(opts(&["ro", "rw"]).flags, MsFlags::empty());
+        assert_eq!(
+            opts(&["rbind", "ro"]).flags,
+            MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY
+        );
+    }
+
+    #[test]
+    fn recursive_attributes_go_to_mount_setattr() {
+        let o = opts(&["rbind", "rro", "rnosuid"]);
+        assert_eq!(o.rec_set, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID);
+        assert!(o.data.is_empty());
+    }
+}

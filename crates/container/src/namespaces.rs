@@ -1,0 +1,201 @@
+//! `linux.namespaces`, `linux.uidMappings`/`gidMappings` and `linux.timeOffsets`: which
+//! namespaces are new and which are joined, and how the process topology follows from that.
+
+use std::fs;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use nix::sched::{setns, unshare, CloneFlags};
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
+
+use crate::error::{StepContext, SysError};
+use crate::resolve;
+use crate::sys;
+
+/// What to do with namespaces, decided once from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespacePlan {
+    /// A new user namespace (created first, alone, so the parent can write the id maps).
+    pub new_user: bool,
+    /// The other namespaces to create (unshared after the user namespace).
+    pub new: CloneFlags,
+    /// Namespaces to join, the user namespace first.
+    pub join: Vec<(CloneFlags, PathBuf)>,
+}
+
+pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+impl NamespacePlan {
+    pub fn from_linux(linux: &Linux) -> Self {
+        let mut plan = NamespacePlan {
+            new_user: false,
+            new: CloneFlags::empty(),
+            join: vec![],
+        };
+        for ns in linux.namespaces().iter().flatten() {
+            let f = flag(ns.typ());
+            match ns.path() {
+                Some(p) if f == CloneFlags::CLONE_NEWUSER => plan.join.insert(0, (f, p.clone())),
+                Some(p) => plan.join.push((f, p.clone())),
+                None if f == CloneFlags::CLONE_NEWUSER => plan.new_user = true,
+                None => plan.new |= f,
+            }
+        }
+        plan
+    }
+
+    /// True if the container gets (or joins) its own user namespace.
+    pub fn has_userns(&self) -> bool {
+        self.new_user
+            || self
+                .join
+                .iter()
+                .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER)
+    }
+
+    /// True if this flag is created new.
+    pub fn creates(&self, f: CloneFlags) -> bool {
+        if f == CloneFlags::CLONE_NEWUSER {
+            self.new_user
+        } else {
+            self.new.contains(f)
+        }
+    }
+
+    /// Join every namespace given by path. All are opened first (a joined mount namespace
+    /// would change what the later paths mean), then entered, user namespace first.
+    pub fn join_all(&self) -> Result<(), SysError> {
+        let mut fds: Vec<(CloneFlags, OwnedFd, &PathBuf)> = Vec::new();
+        for (f, path) in &self.join {
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap_or_default();
+            let fd = sys::openat(resolve::cwd(), &c, libc::O_RDONLY, 0)
+                .step(|| format!("opening namespace {}", path.display()))?;
+            fds.push((*f, fd, path));
+        }
+        for (f, fd, path) in fds {
+            setns(&fd, f).step(|| format!("joining namespace {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    pub fn unshare_user(&self) -> Result<(), SysError> {
+        if self.new_user {
+            unshare(CloneFlags::CLONE_NEWUSER).step(|| "creating the user namespace")?;
+        }
+        Ok(())
+    }
+
+    pub fn unshare_rest(&self) -> Result<(), SysError> {
+        if !self.new.is_empty() {
+            unshare(self.new).step(|| format!("creating namespaces {:?}", self.new))?;
+        }
+        Ok(())
+    }
+}
+
+fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Write the uid and gid maps of the user namespace of process `pid` (done by the parent,
+/// which is privileged in the parent namespace).
+pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<(), SysError> {
+    let uid = map_text(linux.uid_mappings().as_deref().unwrap_or_default());
+    let gid = map_text(linux.gid_mappings().as_deref().unwrap_or_default());
+    let path = format!("/proc/{pid}/uid_map");
+    fs::write(&path, &uid)
+        .step(|| format!("writing {path} ({})", uid.trim().replace('\n', ", ")))?;
+    let path = format!("/proc/{pid}/gid_map");
+    fs::write(&path, &gid)
+        .step(|| format!("writing {path} ({})", gid.trim().replace('\n', ", ")))?;
+    Ok(())
+}
+
+/// Write `linux.timeOffsets` into the new time namespace (before its first process exists).
+pub fn write_time_offsets(linux: &Linux) -> Result<(), SysError> {
+    let Some(offsets) = linux.time_offsets() else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    fs::write("/proc/self/timens_offsets", &text)
+        .step(|| format!("writing time offsets {:?}", text.trim()))
+}
+
+/// Does process `pid` have a child pid namespace pending (so its next child is pid 1)?
+pub fn needs_fork(plan: &NamespacePlan) -> bool {
+    // Unsharing or joining a pid or time namespace only applies to children: the init must be
+    // a new process. husk always forks the init from the intermediate, so this is informative.
+    plan.creates(CloneFlags::CLONE_NEWPID)
+        || plan.creates(flag(LinuxNamespaceType::Time))
+        || plan
+            .join
+            .iter()
+            .any(|(f, _)| *f == CloneFlags::CLONE_NEWPID || *f == flag(LinuxNamespaceType::Time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linux(json: &str) -> Linux {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn plan_splits_new_and_joined_with_user_first() {
+        let l = linux(
+            r#"{"namespaces":[{"type":"pid"},{"type":"network","path":"/run/netns/x"},
+                {"type":"user","path":"/proc/1/ns/user"},{"type":"mount"}]}"#,
+        );
+        let p = NamespacePlan::from_linux(&l);
+        assert!(!p.new_user);
+        assert_eq!(p.new, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        assert_eq!(p.join[0].0, CloneFlags::CLONE_NEWUSER);
+        assert_eq!(p.join[1].0, CloneFlags::CLONE_NEWNET);
+        assert!(p.has_userns());
+        assert!(needs_fork(&p));
+    }
+
+    #[test]
+    fn new_user_namespace_is_kept_apart() {
+        let p =
+            NamespacePlan::from_linux(&linux(r#"{"namespaces":[{"type":"user"},{"type":"uts"}]}"#));
+        assert!(p.new_user);
+        assert_eq!(p.new, CloneFlags::CLONE_NEWUTS);
+        assert!(!needs_fork(&p));
+    }
+
+    #[test]
+    fn map_text_is_one_line_per_range() {
+        let l = linux(
+            r#"{"uidMappings":[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":100000,"size":65536}]}"#,
+        );
+        assert_eq!(
+            map_text(l.uid_mappings().as_ref().unwrap()),
+            "0 1000 1\n1 100000 65536\n"
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! `process`: user, groups, umask, cwd, env, noNewPrivileges, the exec of `args`, and the
+//! order in which privileges are dropped before it.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::prctl;
+use nix::sys::stat::Mode;
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::Process;
+
+use crate::capabilities::CapPlan;
+use crate::error::{fail, StepContext, SysError};
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything needed to become the container's process, built before the last steps so that
+/// nothing is parsed after privileges are gone.
+#[derive(Debug, Clone)]
+pub struct ExecPlan {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: u32,
+    pub no_new_privs: bool,
+    pub caps: CapPlan,
+}
+
+impl ExecPlan {
+    pub fn from_process(p: &Process) -> Result<ExecPlan, SysError> {
+        Ok(ExecPlan {
+            args: p.args().clone().unwrap_or_default(),
+            env: p.env().clone().unwrap_or_default(),
+            cwd: p.cwd().clone(),
+            uid: p.user().uid(),
+            gid: p.user().gid(),
+            groups: p.user().additional_gids().clone().unwrap_or_default(),
+            umask: p.user().umask().unwrap_or(0o022),
+            no_new_privs: p.no_new_privileges().unwrap_or(false),
+            caps: CapPlan::from_spec(p.capabilities().as_ref())?,
+        })
+    }
+
+    /// Add HOME from the container's /etc/passwd when the config does not set it (as runc).
+    pub fn add_home(&mut self) {
+        if self.env.iter().any(|e| e.starts_with("HOME=")) {
+            return;
+        }
+        let home = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|p| {
+                p.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() > 5 && f[2].parse() == Ok(self.uid)).then(|| f[5].to_string())
+                })
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "/".into());
+        self.env.push(format!("HOME={home}"));
+    }
+
+    fn path_var(&self) -> String {
+        self.env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH)
+            .to_string()
+    }
+
+    /// Find args[0] in the container (after pivot_root): as given if it has a slash, else in PATH.
+    pub fn find_executable(&self) -> Result<PathBuf, SysError> {
+        let arg0 = self.args.first().map(String::as_str).unwrap_or_default();
+        let step = || format!("exec: {arg0:?}");
+        let is_exec = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        };
+        if arg0.contains('/') {
+            let p = if Path::new(arg0).is_absolute() {
+                PathBuf::from(arg0)
+            } else {
+                self.cwd.join(arg0)
+            };
+            return if is_exec(&p) {
+                Ok(PathBuf::from(arg0))
+            } else {
+                Err(fail(step(), "no such executable file in the container"))
+            };
+        }
+        for dir in self.path_var().split(':') {
+            let dir = if dir.is_empty() { "." } else { dir };
+            let p = Path::new(dir).join(arg0);
+            if is_exec(&p) {
+                return Ok(p);
+            }
+        }
+        Err(fail(step(), "executable file not found in $PATH"))
+    }
+
+    /// Drop to the configured identity: bounding set, then groups/gid/uid with keep-caps, then
+    /// the capability sets, then no_new_privs.
+    pub fn become_user(&self) -> Result<(), SysError> {
+        self.caps.apply_bounding()?;
+        prctl::set_keepcaps(true).step(|| "prctl(PR_SET_KEEPCAPS)")?;
+        let groups: Vec<Gid> = self.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+        match setgroups(&groups) {
+            Ok(()) => {}
+            // setgroups is denied in some user namespaces; only a failure that loses groups the
+            // config asked for is an error.
+            Err(e) if groups.is_empty() => tracing::debug!("setgroups([]): {e}"),
+            Err(e) => return Err(e).step(|| format!("setgroups({:?})", self.groups)),
+        }
+        let gid = Gid::from_raw(self.gid);
+        setresgid(gid, gid, gid).step(|| format!("setresgid({})", self.gid))?;
+        let uid = Uid::from_raw(self.uid);
+        setresuid(uid, uid, uid).step(|| format!("setresuid({})", self.uid))?;
+        prctl::set_keepcaps(false).step(|| "prctl(PR_SET_KEEPCAPS, 0)")?;
+        self.caps.apply_sets()?;
+        if self.no_new_privs {
+            prctl::set_no_new_privs().step(|| "prctl(PR_SET_NO_NEW_PRIVS)")?;
+        }
+        Ok(())
+    }
+
+    /// Enter the working directory (as the user, so permissions are the user's).
+    pub fn enter_cwd(&self) -> Result<(), SysError> {
+        nix::unistd::chdir(&self.cwd)
+            .step(|| format!("chdir to process.cwd {}", self.cwd.display()))
+    }
+
+    pub fn apply_umask(&self) {
+        nix::sys::stat::umask(Mode::from_bits_truncate(self.umask));
+    }
+
+    /// execve; returns only on failure.
+    pub fn exec(&self, path: &Path) -> SysError {
+        let to_c = |s: &str| CString::new(s).unwrap_or_default();
+        let argv: Vec<CString> = self.args.iter().map(|a| to_c(a)).collect();
+        let envp: Vec<CString> = self.env.iter().map(|e| to_c(e)).collect();
+        let cpath = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
+        let err = nix::unistd::execve(&cpath, &argv, &envp).unwrap_err();
+        fail(format!("exec {}", path.display()), err.desc())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_takes_defaults_from_the_spec() {
+        let p: Process =
+            serde_json::from_str(r#"{"args":["sh"],"cwd":"/","user":{"uid":1,"gid":2}}"#).unwrap();
+        let plan = ExecPlan::from_process(&p).unwrap();
+        assert_eq!((plan.uid, plan.gid, plan.umask), (1, 2, 0o022));
+        assert_eq!(plan.path_var(), DEFAULT_PATH);
+        assert!(!plan.no_new_privs);
+    }
+}

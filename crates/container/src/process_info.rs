@@ -1,0 +1,53 @@
+//! Reading facts about processes from /proc: start time (to tell a process from a later one
+//! that reuses its pid) and whether it is still alive.
+
+use std::fs;
+
+/// Field 22 (starttime) and field 3 (state) of /proc/PID/stat.
+pub fn stat(pid: i32) -> Option<(u64, char)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let state = fields.first()?.chars().next()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((start, state))
+}
+
+/// The start time of `pid`, if it exists.
+pub fn start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|(s, _)| s)
+}
+
+/// Alive: exists, is the same process (start time), and is not a zombie.
+pub fn is_alive(pid: i32, start: u64) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    matches!(stat(pid), Some((s, state)) if s == start && state != 'Z' && state != 'X')
+}
+
+/// The user name of `uid` from the host's /etc/passwd.
+pub fn user_name(uid: u32) -> Option<String> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_our_own_start_time_and_liveness() {
+        let me = std::process::id() as i32;
+        let start = start_time(me).expect("own stat");
+        assert!(is_alive(me, start));
+        assert!(
+            !is_alive(me, start + 1),
+            "a different start time is another process"
+        );
+    }
+}

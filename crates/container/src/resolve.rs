@@ -1,0 +1,144 @@
+//! Paths inside the container's rootfs, opened only by file descriptor.
+//!
+//! Nearly every runc escape (CVE-2021-30465, CVE-2023-27561, CVE-2024-45310 ...) was a path
+//! resolved by joining strings inside a rootfs the container controls: a symlink planted at a
+//! mount destination sent the mount to the host. Here every path inside the rootfs is resolved
+//! by openat2(RESOLVE_IN_ROOT), so `..` and symlinks (absolute or relative) cannot leave the
+//! rootfs, and the resulting fd is what gets mounted on (through /proc/self/fd/N).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::sys::stat::Mode;
+
+use crate::error::{StepContext, SysError};
+use crate::sys;
+
+/// The rootfs, held open.
+pub struct Root {
+    fd: OwnedFd,
+    pub path: PathBuf,
+}
+
+fn cstr(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes())
+        .unwrap_or_else(|_| CString::new("\u{fffd}").expect("no NUL"))
+}
+
+/// `/proc/self/fd/N` for an fd: the path through which mount(2) reaches exactly that file.
+pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// `dest` inside the container as a relative path (`/dev/pts` → `dev/pts`); `..` is kept for
+/// RESOLVE_IN_ROOT to clamp at the root.
+pub fn inner(dest: &Path) -> PathBuf {
+    dest.components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
+        .collect()
+}
+
+const RESOLVE: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
+
+impl Root {
+    pub fn open(path: &Path) -> Result<Root, SysError> {
+        let fd = sys::openat(cwd(), &cstr(path), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .step(|| format!("opening rootfs {}", path.display()))?;
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Open `dest` (a path inside the container) with `flags`, never leaving the rootfs.
+    pub fn open_path(&self, dest: &Path, flags: i32) -> std::io::Result<OwnedFd> {
+        let rel = inner(dest);
+        let rel = if rel.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            rel
+        };
+        sys::openat2(self.fd(), &cstr(&rel), flags, 0, RESOLVE)
+    }
+
+    /// An O_PATH fd on `dest`, following a final symlink only within the rootfs.
+    pub fn lookup(&self, dest: &Path) -> std::io::Result<OwnedFd> {
+        self.open_path(dest, libc::O_PATH)
+    }
+
+    /// Make every directory of `dest` inside the rootfs (like `mkdir -p`), returning an O_PATH fd
+    /// on the last one. Each level is resolved from the root again, so a symlink planted in the
+    /// path is followed only inside the rootfs.
+    pub fn mkdir_all(&self, dest: &Path, mode: u32) -> Result<OwnedFd, SysError> {
+        let rel = inner(dest);
+        let mut cur = PathBuf::new();
+        let mut parent = sys::openat2(self.fd(), c".", libc::O_PATH | libc::O_DIRECTORY, 0, 0)
+            .step(|| "opening rootfs")?;
+        for comp in rel.components() {
+            cur.push(comp);
+            let fd = match self.open_path(&cur, libc::O_PATH | libc::O_DIRECTORY) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    match nix::sys::stat::mkdirat(
+                        Some(parent.as_raw_fd()),
+                        comp.as_os_str(),
+                        Mode::from_bits_truncate(mode),
+                    ) {
+                        Ok(()) | Err(nix::Error::EEXIST) => {}
+                        Err(e) => {
+                            return Err(e).step(|| {
+                                format!("creating directory {} in the rootfs", cur.display())
+                            })
+                        }
+                    }
+                    self.open_path(&cur, libc::O_PATH | libc::O_DIRECTORY)
+                        .step(|| format!("opening {} in the rootfs", cur.display()))?
+                }
+                Err(e) => {
+                    return Err(e).step(|| format!("opening {} in the rootfs", cur.display()))
+                }
+            };
+            parent = fd;
+        }
+        Ok(parent)
+    }
+
+    /// Make sure a non-directory exists at `dest` (for bind-mounting a file), creating its
+    /// parents; returns an O_PATH fd on it.
+    pub fn mkfile(&self, dest: &Path) -> Result<OwnedFd, SysError> {
+        if let Ok(fd) = self.lookup(dest) {
+            return Ok(fd);
+        }
+        let rel = inner(dest);
+        let parent_path = rel.parent().unwrap_or(Path::new(""));
+        let name = rel.file_name().ok_or_else(|| {
+            crate::error::fail(format!("creating {}", dest.display()), "no file name")
+        })?;
+        let parent = self.mkdir_all(parent_path, 0o755)?;
+        match sys::openat(
+            parent.as_fd(),
+            &cstr(Path::new(name)),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
+            0o644,
+        ) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => {
+                return Err(e).step(|| format!("creating file {} in the rootfs", dest.display()))
+            }
+        }
+        self.lookup(dest)
+            .step(|| format!("opening {} in the rootfs", dest.display()))
+    }
+}
+
+/// The current directory as a dirfd.
+pub fn cwd() -> BorrowedFd<'static> {
+    sys::at_fdcwd()
+}

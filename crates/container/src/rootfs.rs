@@ -1,0 +1,113 @@
+//! `root` and `linux.rootfsPropagation`: making the rootfs a private-enough mount point,
+//! pivot_root into it (or MS_MOVE + chroot with --no-pivot), and `root.readonly`.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+
+use crate::error::{StepContext, SysError};
+use crate::mounts::{locked_flags, propagation_flag};
+use crate::resolve::{self, fd_path};
+use crate::sys;
+
+/// The propagation the container's "/" gets: the config's, else rslave (runc's default), so
+/// that mounts the container makes never reach the host.
+pub fn root_propagation(config: Option<&str>) -> MsFlags {
+    config
+        .and_then(propagation_flag)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+}
+
+/// Before any mount: set the propagation of the whole (new) mount namespace, then bind the
+/// rootfs onto itself so that it is a mount point pivot_root accepts.
+pub fn prepare(rootfs: &Path, propagation: MsFlags) -> Result<(), SysError> {
+    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+        .step(|| format!("setting propagation {propagation:?} on /"))?;
+    if propagation.contains(MsFlags::MS_SHARED) {
+        // pivot_root refuses a new root whose parent mount is shared.
+        make_parent_private(rootfs)?;
+    }
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .step(|| format!("bind-mounting the rootfs {} onto itself", rootfs.display()))
+}
+
+fn make_parent_private(rootfs: &Path) -> Result<(), SysError> {
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").step(|| "reading /proc/self/mountinfo")?;
+    let parent = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(Path::new)
+        .filter(|mp| rootfs.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf();
+    mount(
+        None::<&str>,
+        &parent,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .step(|| format!("making {} private for pivot_root", parent.display()))
+}
+
+/// pivot_root into `rootfs` and detach the old root, with no directory for it left behind
+/// (the `pivot_root(".", ".")` idiom).
+pub fn pivot(rootfs: &Path) -> Result<(), SysError> {
+    let old = sys::openat(resolve::cwd(), c"/", libc::O_DIRECTORY | libc::O_RDONLY, 0)
+        .step(|| "opening /")?;
+    let new = sys::openat(
+        resolve::cwd(),
+        &std::ffi::CString::new(rootfs.as_os_str().as_encoded_bytes()).unwrap_or_default(),
+        libc::O_DIRECTORY | libc::O_RDONLY,
+        0,
+    )
+    .step(|| format!("opening {}", rootfs.display()))?;
+    fchdir(new.as_raw_fd()).step(|| "entering the rootfs")?;
+    pivot_root(".", ".").step(|| format!("pivot_root into {}", rootfs.display()))?;
+    fchdir(old.as_raw_fd()).step(|| "entering the old root")?;
+    // The old root must not propagate the unmount to the host.
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .step(|| "making the old root a slave")?;
+    umount2(".", MntFlags::MNT_DETACH).step(|| "detaching the old root")?;
+    chdir("/").step(|| "entering /")
+}
+
+/// --no-pivot: move the rootfs over "/" and chroot (for ramfs roots, where pivot_root fails).
+pub fn move_root(rootfs: &Path) -> Result<(), SysError> {
+    chdir(rootfs).step(|| format!("entering {}", rootfs.display()))?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .step(|| "moving the rootfs to /")?;
+    chroot(".").step(|| "chroot into the rootfs")?;
+    chdir("/").step(|| "entering /")
+}
+
+/// `root.readonly`: remount "/" read-only, keeping its other flags.
+pub fn make_readonly() -> Result<(), SysError> {
+    let fd = sys::openat(resolve::cwd(), c"/", libc::O_PATH | libc::O_DIRECTORY, 0)
+        .step(|| "opening /")?;
+    let flags = locked_flags(&fd)? | MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    mount(
+        None::<&str>,
+        &fd_path(fd.as_fd()),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .step(|| "remounting / read-only")
+}

@@ -1,0 +1,100 @@
+//! `husk start`: release the init waiting on exec.fifo, and return once it has exec'd the
+//! user's program (or report why it could not), then run the poststart hooks.
+
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+
+use husk_spec::Status;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::error::StepContext;
+use crate::state::Store;
+use crate::{hooks, kill, sys, Error};
+
+pub fn start(store: &Store, id: &str) -> Result<(), Error> {
+    let dir = store.open(id)?;
+    let stored = dir.load()?;
+    let status = dir.status(&stored);
+    if status != Status::Created {
+        return Err(Error::CannotStart {
+            id: id.to_string(),
+            status,
+        });
+    }
+    let fifo_path = dir.fifo();
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .step(|| format!("opening {}", fifo_path.display()))?;
+    let pidfd = sys::pidfd_open(stored.pid).step(|| format!("pidfd_open({})", stored.pid))?;
+    if !crate::process_info::is_alive(stored.pid, stored.pid_start) {
+        return Err(Error::CannotStart {
+            id: id.to_string(),
+            status: Status::Stopped,
+        });
+    }
+
+    // Read until EOF: the init writes one NUL when released, then the FIFO closes on exec.
+    // Anything after the NUL is the init's error. If the init dies, its pidfd says so.
+    let mut received: Vec<u8> = Vec::new();
+    let mut released = false;
+    loop {
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::Error::EINTR) => continue,
+            r => r.step(|| "waiting for the container to start")?,
+        };
+        let fifo_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+        let init_gone = fds[1].revents().is_some_and(|r| !r.is_empty());
+        if fifo_ready {
+            let mut buf = [0u8; 4096];
+            match fifo.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    received.extend_from_slice(&buf[..n]);
+                    if !released {
+                        released = true;
+                        // From now on the container is no longer "created".
+                        let _ = std::fs::remove_file(&fifo_path);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e).step(|| "reading exec.fifo").map_err(Error::from),
+            }
+        } else if init_gone {
+            break;
+        }
+    }
+    let message = String::from_utf8_lossy(received.get(1..).unwrap_or_default())
+        .trim()
+        .to_string();
+    if !released || !message.is_empty() {
+        let _ = std::fs::remove_file(&fifo_path);
+        let why = if message.is_empty() {
+            "the init exited before exec".to_string()
+        } else {
+            message
+        };
+        return Err(Error::Init(why));
+    }
+
+    if let Some(h) = stored
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().clone())
+    {
+        let state = stored.public(Status::Running);
+        if let Err(e) = hooks::run("poststart", &h, &state) {
+            // runtime-spec 1.3.0: a failing poststart hook fails start; the container is stopped.
+            kill::kill_and_wait(stored.pid);
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The typed protocol between `husk create` (the parent), the intermediate process and the
+//! container's init, over one SOCK_SEQPACKET socketpair (one message per packet, JSON encoded).
+//!
+//! ```text
+//! parent                      intermediate                         init
+//!   fork ──────────────────▶  join namespaces (setns)
+//!                             unshare(user) if new
+//!   ◀──────────────── Hello
+//!   cgroup += pid, id maps
+//!   Proceed ──────────────▶   unshare(the others), time offsets
+//!                             fork ──────────────────────────────▶
+//!   ◀──────── InitPid{pid}    exit 0
+//!                                                                  mounts, /dev (before pivot)
+//!   ◀──────────────────────────────────────────────────── RunHooks
+//!   prestart, createRuntime hooks
+//!   HooksDone{state} ──────────────────────────────────────────▶
+//!                                                                  createContainer hooks, pivot_root,
+//!                                                                  masks, sysctl, hostname
+//!   ◀─────────────────────────────────────────────────────── Ready
+//!   write state.json, pid file; exit                               wait on exec.fifo for `start`
+//! ```
+//! Any side may send `Error{message}` instead and exit. A closed socket (EOF) means the other
+//! side died; the parent then reports it instead of hanging.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use husk_spec::ContainerState;
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToParent {
+    Hello,
+    InitPid { pid: i32 },
+    RunHooks,
+    Ready,
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToChild {
+    Proceed,
+    HooksDone { state: ContainerState },
+    Error { message: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("creating the sync socket: {0}")]
+    Socket(#[source] nix::Error),
+    #[error("sending {what}: {source}")]
+    Send {
+        what: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("receiving: {0}")]
+    Recv(#[source] nix::Error),
+    #[error("the other side closed the sync socket (it exited)")]
+    Closed,
+    #[error("malformed sync message: {0}")]
+    Malformed(#[source] serde_json::Error),
+    #[error("expected {expected}, got {got}")]
+    Unexpected { expected: &'static str, got: String },
+}
+
+/// One end of the sync channel.
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// A connected pair: (parent's end, child's end). Both are close-on-exec.
+pub fn pair() -> Result<(Channel, Channel), SyncError> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(SyncError::Socket)?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+const MAX_MESSAGE: usize = 64 * 1024;
+
+impl Channel {
+    fn send_raw<T: Serialize>(&self, what: &'static str, msg: &T) -> Result<(), SyncError> {
+        let data = serde_json::to_vec(msg).expect("sync messages serialise");
+        loop {
+            match send(
+                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                &data,
+                MsgFlags::MSG_NOSIGNAL,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(nix::Error::EINTR) => continue,
+                Err(source) => return Err(SyncError::Send { what, source }),
+            }
+        }
+    }
+
+    fn recv_raw<T: for<'de> Deserialize<'de>>(&self) -> Result<T, SyncError> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let n = loop {
+            match recv(
+                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                &mut buf,
+                MsgFlags::empty(),
+            ) {
+                Ok(n) => break n,
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(SyncError::Recv(e)),
+            }
+        };
+        if n == 0 {
+            return Err(SyncError::Closed);
+        }
+        serde_json::from_slice(&buf[..n]).map_err(SyncError::Malformed)
+    }
+
+    pub fn to_parent(&self, msg: &ToParent) -> Result<(), SyncError> {
+        self.send_raw("message to parent", msg)
+    }
+    pub fn from_child(&self) -> Result<ToParent, SyncError> {
+        self.recv_raw()
+    }
+    pub fn to_child(&self, msg: &ToChild) -> Result<(), SyncError> {
+        self.send_raw("message to child", msg)
+    }
+    pub fn from_parent(&self) -> Result<ToChild, SyncError> {
+        self.recv_raw()
+    }
+
+    /// Wait for the parent's `Proceed`.
+    pub fn expect_proceed(&self) -> Result<(), SyncError> {
+        match self.from_parent()? {
+            ToChild::Proceed => Ok(()),
+            other => Err(SyncError::Unexpected {
+                expected: "Proceed",
+                got: format!("{other:?}"),
+            }),
+        }
+    }
+
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_eof_is_closed() {
+        let (p, c) = pair().unwrap();
+        c.to_parent(&ToParent::InitPid { pid: 42 }).unwrap();
+        assert_eq!(p.from_child().unwrap(), ToParent::InitPid { pid: 42 });
+        p.to_child(&ToChild::Proceed).unwrap();
+        c.expect_proceed().unwrap();
+        drop(c);
+        assert!(matches!(p.from_child(), Err(SyncError::Closed)));
+    }
+}

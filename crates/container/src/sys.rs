@@ -1,0 +1,281 @@
+//! The only place in husk-container with `unsafe`: thin, typed wrappers over the syscalls that
+//! nix does not cover (openat2, pidfd, mount_setattr, close_range, capset, setdomainname)
+//! and over fork. Each wrapper takes and returns `OwnedFd`/`BorrowedFd`, never a raw fd that a
+//! caller must remember to close.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::unistd::{ForkResult, Pid};
+
+/// `struct open_how` for openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Resolve the path as if `dirfd` were the root: `..` and absolute symlinks stay inside.
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+/// Refuse magic links (/proc/self/fd/N and the like) while resolving.
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+/// Refuse any symlink while resolving.
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// Refuse crossing into another mount.
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+
+/// openat2(2): open `path` relative to `dirfd` with `resolve` restrictions.
+pub fn openat2(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: u64::from(mode),
+        resolve,
+    };
+    loop {
+        // SAFETY: `path` is a valid NUL-terminated string and `how` a properly initialised
+        // open_how that lives across the call; the size passed is its exact size.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if ret >= 0 {
+            // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
+        }
+        let err = io::Error::last_os_error();
+        // openat2 returns EAGAIN when a concurrent rename raced the resolution: retry.
+        if err.raw_os_error() != Some(libc::EAGAIN) {
+            return Err(err);
+        }
+    }
+}
+
+/// pidfd_open(2): a handle on process `pid` that cannot be confused with a later process
+/// that reuses the number.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// pidfd_send_signal(2).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: the pidfd is valid for the call; a NULL siginfo is allowed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `struct mount_attr` for mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+pub const AT_RECURSIVE: u32 = 0x8000;
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+
+/// mount_setattr(2) on the mount `fd` refers to (AT_EMPTY_PATH), recursively when asked.
+pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, set: u64, clear: u64) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as u32;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    // SAFETY: the empty path is a valid C string, `attr` is initialised and outlives the call,
+    // and the size passed is its exact size.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Mark every fd from `first` upward close-on-exec (close_range with CLOSE_RANGE_CLOEXEC), so
+/// that nothing of husk's leaks into the container (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: plain syscall with integer arguments; it only changes fd flags.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The three capability sets as 64-bit masks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+/// capset(2) of all three sets at once (so that E ⊆ P holds at every step).
+pub fn capset(sets: CapSets) -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let split = |m: u64| (m as u32, (m >> 32) as u32);
+    let (e0, e1) = split(sets.effective);
+    let (p0, p1) = split(sets.permitted);
+    let (i0, i1) = split(sets.inheritable);
+    let data = [
+        Data {
+            effective: e0,
+            permitted: p0,
+            inheritable: i0,
+        },
+        Data {
+            effective: e1,
+            permitted: p1,
+            inheritable: i1,
+        },
+    ];
+    // SAFETY: header and data are initialised, correctly laid out for version 3 (two Data
+    // structs), and outlive the call.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// setdomainname(2).
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes, valid for the call.
+    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fork(2).
+///
+/// The caller must be single-threaded: husk never starts a thread, so the child may allocate
+/// and take locks (allocator, logger) without finding one held by a thread that no longer
+/// exists. The release profile uses panic=abort, so nothing unwinds out of the child.
+pub fn fork() -> io::Result<ForkResult> {
+    // SAFETY: husk is single-threaded at every fork (see above); the child continues with a
+    // consistent copy of the address space.
+    unsafe { nix::unistd::fork() }.map_err(io::Error::from)
+}
+
+/// Exit immediately without running atexit handlers or flushing stdio buffers shared with the
+/// parent (the forked child's way out).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is always safe to call; it never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// A pid from nix's type.
+pub fn raw(pid: Pid) -> i32 {
+    pid.as_raw()
+}
+
+/// setrlimit(2) by raw resource number, so that every RLIMIT_* of the spec is reachable.
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `lim` is initialised and outlives the call.
+    let ret = unsafe { libc::setrlimit(resource as _, &lim) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// openat(2) with plain resolution, returning an owned fd.
+pub fn openat(dirfd: BorrowedFd<'_>, path: &CStr, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    openat2(dirfd, path, flags, mode, 0)
+}
+
+/// AT_FDCWD as a borrowed fd, for the *at calls (as rustix's `CWD`).
+pub fn at_fdcwd() -> BorrowedFd<'static> {
+    // SAFETY: AT_FDCWD (-100) is not -1 (BorrowedFd's only invalid value) and is a sentinel the
+    // kernel interprets as the current directory: there is no resource that could be closed.
+    unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) }
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a fresh session keyring for the container, so
+/// that it does not share the caller's keys.
+pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Loading a bundle directory: `config.json` read through oci-spec, validated, rootfs resolved.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::validate::{validate, Violations};
+
+/// A bundle whose config.json parsed and passed validation.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute, canonical bundle directory.
+    pub dir: PathBuf,
+    /// The parsed config.
+    pub spec: Spec,
+    /// `root.path`, made absolute against the bundle directory (not canonicalised: the rootfs is
+    /// opened by file descriptor later, never re-resolved by string).
+    pub rootfs: PathBuf,
+    /// Deprecated-but-accepted constructs, to be logged as warnings.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("bundle {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot read config: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {json_path}: {message}")]
+    Parse {
+        file: PathBuf,
+        json_path: String,
+        message: String,
+    },
+    #[error("{file}: {violations}")]
+    Invalid {
+        file: PathBuf,
+        violations: Violations,
+    },
+    #[error("root.path: rootfs {path} does not exist or is not a directory")]
+    NoRootfs { path: PathBuf },
+}
+
+/// Largest config.json husk reads; a bigger one is a mistake or an attack, not a container.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+impl Bundle {
+    /// Load and validate `<dir>/config.json`.
+    pub fn load(dir: &Path) -> Result<Self, BundleError> {
+        let dir = std::fs::canonicalize(dir).map_err(|source| BundleError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let file = dir.join("config.json");
+        let spec = parse_config_file(&file)?;
+        let warnings = validate(&spec).map_err(|violations| BundleError::Invalid {
+            file: file.clone(),
+            violations,
+        })?;
+        let root = spec
+            .root()
+            .as_ref()
+            .map(|r| r.path().clone())
+            .unwrap_or_default();
+        let rootfs = if root.is_absolute() {
+            root
+        } else {
+            dir.join(root)
+        };
+        if !rootfs.is_dir() {
+            return Err(BundleError::NoRootfs { path: rootfs });
+        }
+        Ok(Bundle {
+            dir,
+            spec,
+            rootfs,
+            warnings,
+        })
+    }
+}
+
+/// Parse a config file, naming the JSON path of a type error.
+pub fn parse_config_file(file: &Path) -> Result<Spec, BundleError> {
+    let f = File::open(file).map_err(|source| BundleError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > MAX_CONFIG_BYTES {
+        return Err(BundleError::Parse {
+            file: file.to_path_buf(),
+            json_path: ".".into(),
+            message: format!("file is {len} bytes, larger than the {MAX_CONFIG_BYTES} husk reads"),
+        });
+    }
+    parse_config_reader(BufReader::new(f)).map_err(|(json_path, message)| BundleError::Parse {
+        file: file.to_path_buf(),
+        json_path,
+        message,
+    })
+}
+
+/// Parse config JSON from a reader; the error is (JSON path, message).
+pub fn parse_config_reader<R: std::io::Read>(r: R) -> Result<Spec, (String, String)> {
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        (path, e.into_inner().to_string())
+    })?;
+    de.end().map_err(|e| (".".to_string(), e.to_string()))?;
+    Ok(spec)
+}

@@ -1,0 +1,553 @@
+//! Every MUST of the runtime spec's config sections that can be checked before anything is
+//! created, with the JSON path of each violation. Deprecated-but-accepted forms come back as
+//! warnings (runc accepts them too).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, Spec};
+
+/// One broken rule: where, and what the rule is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub path: String,
+    pub rule: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.rule)
+    }
+}
+
+/// All violations found in one config, in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violations(pub Vec<Violation>);
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|v| v.to_string()).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for Violations {}
+
+#[derive(Default)]
+struct Checker {
+    errors: Vec<Violation>,
+    warnings: Vec<String>,
+}
+
+impl Checker {
+    fn fail(&mut self, path: impl Into<String>, rule: impl Into<String>) {
+        self.errors.push(Violation {
+            path: path.into(),
+            rule: rule.into(),
+        });
+    }
+    fn absolute(&mut self, path: String, p: &Path) {
+        if !p.is_absolute() {
+            self.fail(path, "must be an absolute path");
+        }
+    }
+}
+
+/// Namespaces whose new instance is required by a sysctl prefix, as runc checks.
+const SYSCTL_NAMESPACES: &[(&str, LinuxNamespaceType)] = &[
+    ("net.", LinuxNamespaceType::Network),
+    ("kernel.msg", LinuxNamespaceType::Ipc),
+    ("kernel.sem", LinuxNamespaceType::Ipc),
+    ("kernel.shm", LinuxNamespaceType::Ipc),
+    ("fs.mqueue.", LinuxNamespaceType::Ipc),
+    ("kernel.hostname", LinuxNamespaceType::Uts),
+    ("kernel.domainname", LinuxNamespaceType::Uts),
+];
+
+const PROPAGATIONS: &[&str] = &[
+    "shared",
+    "slave",
+    "private",
+    "unbindable",
+    "rshared",
+    "rslave",
+    "rprivate",
+    "runbindable",
+];
+
+/// Check `spec`; Ok carries warnings for deprecated forms that are still accepted.
+pub fn validate(spec: &Spec) -> Result<Vec<String>, Violations> {
+    let mut c = Checker::default();
+    check_version(&mut c, spec.version());
+    check_root(&mut c, spec);
+    check_process(&mut c, spec);
+    check_mounts(&mut c, spec);
+    check_hooks(&mut c, spec);
+    check_linux(&mut c, spec);
+    if let Some(annotations) = spec.annotations() {
+        if annotations.contains_key("") {
+            c.fail("annotations", "keys must not be empty");
+        }
+    }
+    if c.errors.is_empty() {
+        Ok(c.warnings)
+    } else {
+        Err(Violations(c.errors))
+    }
+}
+
+fn check_version(c: &mut Checker, version: &str) {
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<Option<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
+    match parts.as_slice() {
+        [Some(1), Some(minor), Some(_)] if *minor <= 3 => {}
+        [Some(_), Some(_), Some(_)] => c.fail(
+            "ociVersion",
+            format!("{version:?} is not supported (husk reads 1.0.0 to 1.3.x)"),
+        ),
+        _ => c.fail(
+            "ociVersion",
+            format!("{version:?} must be a SemVer version such as \"1.3.0\""),
+        ),
+    }
+}
+
+fn check_root(c: &mut Checker, spec: &Spec) {
+    match spec.root() {
+        None => c.fail("root", "is required"),
+        Some(root) if root.path().as_os_str().is_empty() => {
+            c.fail("root.path", "must not be empty")
+        }
+        Some(_) => {}
+    }
+}
+
+fn check_process(c: &mut Checker, spec: &Spec) {
+    let Some(process) = spec.process() else {
+        c.fail("process", "is required");
+        return;
+    };
+    match process.args() {
+        Some(args) if !args.is_empty() => {
+            if args[0].is_empty() {
+                c.fail("process.args[0]", "must not be empty");
+            }
+        }
+        _ => c.fail("process.args", "must not be empty"),
+    }
+    c.absolute("process.cwd".into(), process.cwd());
+    for (i, e) in process.env().iter().flatten().enumerate() {
+        match e.split_once('=') {
+            Some((k, _)) if !k.is_empty() => {}
+            _ => c.fail(
+                format!("process.env[{i}]"),
+                format!("{e:?} must be KEY=value"),
+            ),
+        }
+        if e.contains('\0') {
+            c.fail(format!("process.env[{i}]"), "must not contain a NUL byte");
+        }
+    }
+    for (i, a) in process.args().iter().flatten().enumerate() {
+        if a.contains('\0') {
+            c.fail(format!("process.args[{i}]"), "must not contain a NUL byte");
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        if !seen.insert(r.typ().to_string()) {
+            c.fail(
+                format!("process.rlimits[{i}].type"),
+                format!("duplicate {:?}", r.typ().to_string()),
+            );
+        }
+        if r.soft() > r.hard() {
+            c.fail(
+                format!("process.rlimits[{i}]"),
+                format!("soft limit {} exceeds hard limit {}", r.soft(), r.hard()),
+            );
+        }
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            c.fail(
+                "process.oomScoreAdj",
+                format!("{adj} must be between -1000 and 1000"),
+            );
+        }
+    }
+    if let Some(umask) = process.user().umask() {
+        if umask > 0o7777 {
+            c.fail(
+                "process.user.umask",
+                format!("{umask:#o} must be at most 0o7777"),
+            );
+        }
+    }
+}
+
+fn check_mounts(c: &mut Checker, spec: &Spec) {
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let dest = m.destination();
+        if dest.as_os_str().is_empty() {
+            c.fail(format!("mounts[{i}].destination"), "must not be empty");
+        } else if !dest.is_absolute() {
+            // Deprecated, not forbidden, since runtime-spec 1.2: taken relative to "/" as runc does.
+            c.warnings.push(format!(
+                "mounts[{i}].destination: {dest:?} is relative; taken as /{} (deprecated)",
+                dest.display()
+            ));
+        }
+        if dest.as_os_str().as_encoded_bytes().contains(&0) {
+            c.fail(
+                format!("mounts[{i}].destination"),
+                "must not contain a NUL byte",
+            );
+        }
+        let is_bind = m
+            .options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind")
+            || m.typ().as_deref() == Some("bind");
+        if is_bind && m.source().is_none() {
+            c.fail(
+                format!("mounts[{i}].source"),
+                "is required for a bind mount",
+            );
+        }
+        let idmap = m
+            .options()
+            .iter()
+            .flatten()
+            .any(|o| o == "idmap" || o == "ridmap");
+        if (m.uid_mappings().is_some() || m.gid_mappings().is_some()) && !idmap && !is_bind {
+            c.fail(
+                format!("mounts[{i}].uidMappings"),
+                "mappings need a bind mount with the idmap or ridmap option",
+            );
+        }
+    }
+}
+
+#[allow(deprecated)] // prestart is deprecated in the spec but still MUST run
+fn check_hooks(c: &mut Checker, spec: &Spec) {
+    let Some(hooks) = spec.hooks() else { return };
+    let lists = [
+        ("prestart", hooks.prestart()),
+        ("createRuntime", hooks.create_runtime()),
+        ("createContainer", hooks.create_container()),
+        ("startContainer", hooks.start_container()),
+        ("poststart", hooks.poststart()),
+        ("poststop", hooks.poststop()),
+    ];
+    for (name, list) in lists {
+        for (i, h) in list.iter().flatten().enumerate() {
+            c.absolute(format!("hooks.{name}[{i}].path"), h.path());
+            if let Some(t) = h.timeout() {
+                if t <= 0 {
+                    c.fail(
+                        format!("hooks.{name}[{i}].timeout"),
+                        format!("{t} must be > 0"),
+                    );
+                }
+            }
+            for (j, e) in h.env().iter().flatten().enumerate() {
+                if !e.contains('=') {
+                    c.fail(
+                        format!("hooks.{name}[{i}].env[{j}]"),
+                        format!("{e:?} must be KEY=value"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+fn check_mappings(c: &mut Checker, field: &str, maps: &[LinuxIdMapping]) {
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            c.fail(format!("linux.{field}[{i}].size"), "must be > 0");
+        }
+        for (what, start) in [("containerID", m.container_id()), ("hostID", m.host_id())] {
+            if u64::from(start) + u64::from(m.size()) > u64::from(u32::MAX) {
+                c.fail(
+                    format!("linux.{field}[{i}].{what}"),
+                    format!("range {start}+{} passes 2^32-1", m.size()),
+                );
+            }
+        }
+    }
+    // Ranges must not overlap on either side, or the kernel rejects the map.
+    for (i, a) in maps.iter().enumerate() {
+        for b in &maps[..i] {
+            let overlap = |x: u32, y: u32| {
+                let (x, y, xs, ys) = (
+                    u64::from(x),
+                    u64::from(y),
+                    u64::from(a.size()),
+                    u64::from(b.size()),
+                );
+                x < y + ys && y < x + xs
+            };
+            if overlap(a.container_id(), b.container_id()) || overlap(a.host_id(), b.host_id()) {
+                c.fail(format!("linux.{field}[{i}]"), "overlaps an earlier range");
+            }
+        }
+    }
+    if maps.len() > 340 {
+        c.fail(
+            format!("linux.{field}"),
+            "at most 340 ranges are allowed by the kernel",
+        );
+    }
+}
+
+fn check_linux(c: &mut Checker, spec: &Spec) {
+    let Some(linux) = spec.linux() else {
+        c.fail("linux", "is required on Linux");
+        return;
+    };
+    let namespaces = linux.namespaces().clone().unwrap_or_default();
+    let mut seen = HashSet::new();
+    for (i, ns) in namespaces.iter().enumerate() {
+        if !seen.insert(ns.typ()) {
+            c.fail(
+                "linux.namespaces",
+                format!("duplicate {:?}", ns_name(ns.typ())),
+            );
+        }
+        if let Some(p) = ns.path() {
+            c.absolute(format!("linux.namespaces[{i}].path"), p);
+        }
+    }
+    let new_ns = |t: LinuxNamespaceType| {
+        namespaces
+            .iter()
+            .any(|n| n.typ() == t && n.path().is_none())
+    };
+    let has_ns = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t);
+
+    let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
+    let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
+    check_mappings(c, "uidMappings", &uid_maps);
+    check_mappings(c, "gidMappings", &gid_maps);
+    if !has_ns(LinuxNamespaceType::User) && (!uid_maps.is_empty() || !gid_maps.is_empty()) {
+        c.fail(
+            "linux.uidMappings",
+            "mappings need a user namespace in linux.namespaces",
+        );
+    }
+    if new_ns(LinuxNamespaceType::User) {
+        if uid_maps.is_empty() {
+            c.fail(
+                "linux.uidMappings",
+                "a new user namespace needs at least one uid mapping",
+            );
+        }
+        if gid_maps.is_empty() {
+            c.fail(
+                "linux.gidMappings",
+                "a new user namespace needs at least one gid mapping",
+            );
+        }
+    }
+
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts)
+    {
+        c.fail("hostname", "setting a hostname needs a new uts namespace");
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !new_ns(LinuxNamespaceType::Uts)
+    {
+        c.fail(
+            "domainname",
+            "setting a domainname needs a new uts namespace",
+        );
+    }
+
+    if let Some(offsets) = linux.time_offsets() {
+        if !new_ns(LinuxNamespaceType::Time) && !offsets.is_empty() {
+            c.fail(
+                "linux.timeOffsets",
+                "time offsets need a new time namespace",
+            );
+        }
+        for clock in offsets.keys() {
+            if clock != "monotonic" && clock != "boottime" {
+                c.fail(
+                    format!("linux.timeOffsets.{clock}"),
+                    "clock must be \"monotonic\" or \"boottime\"",
+                );
+            }
+        }
+    }
+
+    for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
+        if key.is_empty() || key.contains("..") || key.contains('/') && key.contains('.') {
+            c.fail(format!("linux.sysctl.{key}"), "is not a valid sysctl name");
+            continue;
+        }
+        for (prefix, t) in SYSCTL_NAMESPACES {
+            if key.starts_with(prefix) && !new_ns(*t) {
+                c.fail(
+                    format!("linux.sysctl.{key}"),
+                    format!("needs a new {} namespace", ns_name(*t)),
+                );
+            }
+        }
+    }
+
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        c.absolute(format!("linux.devices[{i}].path"), d.path());
+        match d.typ() {
+            LinuxDeviceType::A => c.fail(
+                format!("linux.devices[{i}].type"),
+                "must be one of b, c, u, p",
+            ),
+            LinuxDeviceType::B | LinuxDeviceType::C | LinuxDeviceType::U => {
+                if d.major() < 0 || d.minor() < 0 {
+                    c.fail(
+                        format!("linux.devices[{i}]"),
+                        "major and minor must be >= 0",
+                    );
+                }
+            }
+            LinuxDeviceType::P => {}
+        }
+    }
+
+    for (field, list) in [
+        ("maskedPaths", linux.masked_paths()),
+        ("readonlyPaths", linux.readonly_paths()),
+    ] {
+        for (i, p) in list.iter().flatten().enumerate() {
+            c.absolute(format!("linux.{field}[{i}]"), Path::new(p));
+        }
+    }
+
+    if let Some(p) = linux.rootfs_propagation() {
+        if !p.is_empty() && !PROPAGATIONS.contains(&p.as_str()) {
+            c.fail(
+                "linux.rootfsPropagation",
+                format!("{p:?} must be one of {}", PROPAGATIONS.join(", ")),
+            );
+        }
+    }
+
+    if let Some(path) = linux.cgroups_path() {
+        if path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            c.fail("linux.cgroupsPath", "must not contain \"..\"");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Spec {
+        crate::bundle::parse_config_reader(json.as_bytes()).expect("parses")
+    }
+
+    const BASE: &str = r#"{"ociVersion":"1.2.0","root":{"path":"rootfs"},
+        "process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},
+        "linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]}}"#;
+
+    fn with(patch: &str) -> Result<Vec<String>, Violations> {
+        let mut v: serde_json::Value = serde_json::from_str(BASE).unwrap();
+        let p: serde_json::Value = serde_json::from_str(patch).unwrap();
+        merge(&mut v, p);
+        validate(&parse(&v.to_string()))
+    }
+
+    fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
+        match (a, b) {
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                for (k, v) in b {
+                    merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+                }
+            }
+            (a, b) => *a = b,
+        }
+    }
+
+    fn err(patch: &str) -> String {
+        with(patch).expect_err("must be rejected").to_string()
+    }
+
+    #[test]
+    fn base_config_is_valid() {
+        assert_eq!(with("{}"), Ok(vec![]));
+    }
+
+    #[test]
+    fn names_the_json_path_of_each_rule() {
+        assert_eq!(
+            err(r#"{"process":{"args":[]}}"#),
+            "process.args: must not be empty"
+        );
+        assert_eq!(
+            err(r#"{"process":{"cwd":"tmp"}}"#),
+            "process.cwd: must be an absolute path"
+        );
+        assert_eq!(
+            err(r#"{"hooks":{"prestart":[{"path":"hook"}]}}"#),
+            "hooks.prestart[0].path: must be an absolute path"
+        );
+        assert_eq!(
+            err(r#"{"linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}}"#),
+            "linux.namespaces: duplicate \"pid\""
+        );
+        assert_eq!(
+            err(
+                r#"{"linux":{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":0,"size":0}],"gidMappings":[{"containerID":0,"hostID":0,"size":1}]}}"#
+            ),
+            "linux.uidMappings[0].size: must be > 0"
+        );
+        assert!(err(r#"{"ociVersion":"2.0.0"}"#).starts_with("ociVersion:"));
+        assert!(
+            err(r#"{"hostname":"x"}"#).starts_with("hostname: setting a hostname needs a new uts")
+        );
+    }
+
+    #[test]
+    fn accepts_every_supported_version() {
+        for v in ["1.0.0", "1.0.2-dev", "1.1.0", "1.2.1", "1.3.0"] {
+            assert!(with(&format!(r#"{{"ociVersion":"{v}"}}"#)).is_ok(), "{v}");
+        }
+    }
+
+    #[test]
+    fn relative_mount_destination_is_a_warning() {
+        let w =
+            with(r#"{"mounts":[{"destination":"tmp","type":"tmpfs","source":"tmpfs"}]}"#).unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("mounts[0].destination"));
+    }
+
+    #[test]
+    fn overlapping_mappings_are_rejected() {
+        let e = err(r#"{"linux":{"namespaces":[{"type":"user"}],
+            "uidMappings":[{"containerID":0,"hostID":1000,"size":10},{"containerID":5,"hostID":5000,"size":10}],
+            "gidMappings":[{"containerID":0,"hostID":0,"size":1}]}}"#);
+        assert_eq!(e, "linux.uidMappings[1]: overlaps an earlier range");
+    }
+}
