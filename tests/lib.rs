@@ -1,1 +1,285 @@
+//! Helpers for the end-to-end tests: build a busybox bundle, run the built husk binary on it
+//! with a private `--root`, and check what it left behind.
+//!
+//! These tests need root (namespaces, mounts, cgroups). Run as another user they print
+//! `SKIP: needs root` and return; CI runs them as root.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use serde_json::{json, Value};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The husk binary under test: $HUSK_BIN, else the workspace's debug build.
+pub fn husk_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("HUSK_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/husk");
+    assert!(
+        p.exists(),
+        "build husk first (cargo build -p husk), or set HUSK_BIN"
+    );
+    p
+}
+
+/// True if we may run: root. Otherwise prints why the test is skipped.
+pub fn is_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        true
+    } else {
+        eprintln!("SKIP: needs root (namespaces, mounts and cgroups)");
+        false
+    }
+}
+
+/// A unique name for this test process and call.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let p = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A busybox-static rootfs, built once per test binary and copied per bundle.
+fn busybox_rootfs() -> PathBuf {
+    let base = std::env::temp_dir().join(format!("husk-e2e-rootfs-{}", std::process::id()));
+    if base.join("bin/busybox").exists() {
+        return base;
+    }
+    let tmp = base.with_extension(unique("tmp"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
+        std::fs::create_dir_all(tmp.join(d)).unwrap();
+    }
+    let busybox = which("busybox").expect("busybox-static is installed (make test installs it)");
+    std::fs::copy(&busybox, tmp.join("bin/busybox")).unwrap();
+    let list = Command::new(&busybox).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let _ = std::os::unix::fs::symlink("busybox", tmp.join("bin").join(applet));
+    }
+    std::fs::write(
+        tmp.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    // Another test binary may have raced us; either copy is fine.
+    if std::fs::rename(&tmp, &base).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    base
+}
+
+pub fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var("PATH")
+        .ok()?
+        .split(':')
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.exists())
+}
+
+/// A bundle directory: rootfs plus a config.json made from husk's default spec, with no
+/// terminal and `args` given.
+pub struct TestBundle {
+    pub dir: TempDir,
+    pub config: Value,
+}
+
+impl TestBundle {
+    pub fn busybox(args: &[&str]) -> TestBundle {
+        let dir = TempDir::new("husk-bundle");
+        let status = Command::new("cp")
+            .args(["-a"])
+            .arg(busybox_rootfs())
+            .arg(dir.path().join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = Command::new(husk_bin())
+            .args(["spec", "--bundle"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "husk spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        let b = TestBundle { dir, config };
+        b.write();
+        b
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self) {
+        std::fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.path().join("rootfs")
+    }
+}
+
+/// husk with a private state root.
+pub struct Husk {
+    pub root: TempDir,
+}
+
+impl Default for Husk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Husk {
+    pub fn new() -> Husk {
+        Husk {
+            root: TempDir::new("husk-root"),
+        }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(husk_bin());
+        c.arg("--root").arg(self.root.path());
+        c
+    }
+
+    /// Run husk with `args`. Its output goes through files, not pipes: a created container
+    /// inherits husk's stdio and would hold a pipe open long after husk exits.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_to_files(self.cmd().args(args))
+    }
+
+    /// `husk run` of a bundle: (exit code, stdout, stderr).
+    pub fn run_bundle(&self, b: &TestBundle, id: &str) -> (i32, String, String) {
+        let out = self.run(&["run", "--bundle", b.path().to_str().unwrap(), id]);
+        (
+            out.status.code().unwrap_or(-1),
+            text(&out.stdout),
+            text(&out.stderr),
+        )
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.run(&["state", id]);
+        assert!(out.status.success(), "state {id}: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "husk {args:?} failed: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Nothing of container `id` is left: no state directory, no cgroup directory in any
+    /// hierarchy.
+    pub fn assert_no_trace(&self, id: &str) {
+        assert!(
+            !self.root.path().join(id).exists(),
+            "state directory of {id} left behind"
+        );
+        for dir in cgroup_dirs(id) {
+            assert!(!dir.exists(), "cgroup {} left behind", dir.display());
+        }
+    }
+}
+
+/// Run `cmd` with stdout and stderr in temporary files; wait for it alone.
+pub fn run_to_files(cmd: &mut Command) -> Output {
+    let dir = TempDir::new("husk-out");
+    let out = std::fs::File::create(dir.path().join("out")).unwrap();
+    let err = std::fs::File::create(dir.path().join("err")).unwrap();
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .unwrap();
+    Output {
+        status,
+        stdout: std::fs::read(dir.path().join("out")).unwrap(),
+        stderr: std::fs::read(dir.path().join("err")).unwrap(),
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Where husk's default cgroup for `id` would be in each mounted hierarchy.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path_in_hierarchy = own
+            .lines()
+            .find(|l| {
+                let f: Vec<&str> = l.splitn(3, ':').collect();
+                f.len() == 3
+                    && (f[1]
+                        .split(',')
+                        .any(|c| c == name || format!("name={name}") == c)
+                        || (name == "unified" && f[1].is_empty()))
+            })
+            .map(|l| {
+                l.splitn(3, ':')
+                    .nth(2)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_string()
+            })
+            .unwrap_or_default();
+        out.push(e.path().join(path_in_hierarchy).join("husk").join(id));
+    }
+    out
+}
+
+/// The host's mount table, for before/after comparisons.
+pub fn mount_table() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+}

@@ -7,7 +7,7 @@ use crate::sys;
 
 fn resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType as T;
-    (match t {
+    match t {
         T::RlimitCpu => libc::RLIMIT_CPU,
         T::RlimitFsize => libc::RLIMIT_FSIZE,
         T::RlimitData => libc::RLIMIT_DATA,
@@ -24,7 +24,7 @@ fn resource(t: PosixRlimitType) -> u32 {
         T::RlimitNice => libc::RLIMIT_NICE,
         T::RlimitRtprio => libc::RLIMIT_RTPRIO,
         T::RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 /// Set each limit. Raising a hard limit needs CAP_SYS_RESOURCE; the error says which limit.

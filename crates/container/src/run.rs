@@ -44,12 +44,11 @@ pub fn wait_for_exit(pid: i32) -> Result<i32, SysError> {
                 Ok(WaitStatus::StillAlive) => break,
                 Ok(_) => continue,
                 Err(nix::Error::ECHILD) => {
-                    // Not our child (a subreaper above us took it): report it as gone.
-                    return Ok(if crate::process_info::stat(pid).is_some() {
-                        0
-                    } else {
-                        0
-                    });
+                    // Not our child (run with --no-subreaper): its status cannot be known.
+                    return Err(crate::error::fail(
+                        format!("waiting for the container's init {pid}"),
+                        "it is not husk's child (--no-subreaper), so its exit status is unknown",
+                    ));
                 }
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(e).step(|| "waiting for the container"),

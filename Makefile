@@ -1,0 +1,40 @@
+# husk: the two commands a fresh Debian machine needs, as root: `make demo` and `make test`.
+CARGO ?= cargo
+HUSK := target/debug/husk
+DEMO := /tmp/husk-demo
+
+.PHONY: all build deps demo test check unit e2e clean
+
+all: build
+
+build:
+	$(CARGO) build -p husk
+
+# What the tests and the demo need from Debian, installed when missing.
+deps:
+	@command -v busybox >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
+
+# Build husk, make a busybox bundle, run it and show its output.
+demo: deps build
+	rm -rf $(DEMO) && mkdir -p $(DEMO)/rootfs/bin $(DEMO)/rootfs/proc $(DEMO)/rootfs/sys $(DEMO)/rootfs/dev $(DEMO)/rootfs/tmp
+	cp "$$(command -v busybox)" $(DEMO)/rootfs/bin/busybox
+	for a in $$(busybox --list); do ln -sf busybox $(DEMO)/rootfs/bin/$$a; done
+	cd $(DEMO) && $(CURDIR)/$(HUSK) spec
+	python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["process"]["terminal"]=False; c["process"]["args"]=["sh","-c","echo hello from a husk container; hostname; id; ls /"]; json.dump(c,open(p,"w"),indent=2)' $(DEMO)/config.json
+	$(HUSK) run --bundle $(DEMO) husk-demo-$$$$
+
+# Formatting and lints, then unit tests, then the end-to-end tests (as root).
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --exclude husk-e2e
+
+e2e: deps build
+	HUSK_BIN=$(CURDIR)/$(HUSK) $(CARGO) test -p husk-e2e -- --test-threads=2
+
+test: check unit e2e
+
+clean:
+	$(CARGO) clean
