@@ -52,6 +52,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .step(|| format!("mkfifo {}", fifo_path.display()))?;
+    // Writable by the container's root even when a user namespace maps it to another uid;
+    // mkfifo applied husk's umask, so set the mode explicitly.
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .step(|| format!("chmod {}", fifo_path.display()))?;
     let fifo = sys::openat(
         crate::resolve::cwd(),
         &std::ffi::CString::new(fifo_path.as_os_str().as_encoded_bytes()).unwrap_or_default(),
@@ -102,6 +109,17 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
         }
     };
     cleanup.init = Some(pid);
+    if let Some(adj) = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.oom_score_adj())
+    {
+        // Set from here, as runc does: the init's value is inherited by what it execs.
+        let path = format!("/proc/{pid}/oom_score_adj");
+        fs::write(&path, adj.to_string())
+            .step(|| format!("process.oomScoreAdj: writing {adj} to {path}"))?;
+    }
     reap_intermediate(intermediate)?;
     cleanup.intermediate = None;
     let pid_start = process_info::start_time(pid)

@@ -43,9 +43,16 @@ pub struct InitArgs<'a> {
 
 /// Report `err` to the parent and exit. Used by both forked processes.
 fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
-    let _ = channel.to_parent(&ToParent::Error {
-        message: err.to_string(),
-    });
+    let message = err.to_string();
+    if channel
+        .to_parent(&ToParent::Error {
+            message: message.clone(),
+        })
+        .is_err()
+    {
+        // `create` is gone (the failure came after Ready): the init's stderr is all that is left.
+        eprintln!("husk init: {message}");
+    }
     sys::exit_now(1)
 }
 
@@ -190,6 +197,9 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         rootfs::pivot(rootfs_path)?;
     }
     let root = Root::open(Path::new("/"))?;
+    for (key, value) in linux.sysctl().iter().flatten() {
+        write_sysctl(&root, key, value)?;
+    }
     for p in linux.readonly_paths().iter().flatten() {
         masked_paths::readonly(&root, Path::new(p))?;
     }
@@ -200,9 +210,6 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         for p in &masked {
             masked_paths::mask(&root, &null_path, Path::new(p))?;
         }
-    }
-    for (key, value) in linux.sysctl().iter().flatten() {
-        write_sysctl(&root, key, value)?;
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).step(|| format!("sethostname({h:?})"))?;
@@ -220,9 +227,6 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     }
 
     // The process: limits and what it needs to exec, checked now so `create` reports them.
-    if let Some(adj) = process.oom_score_adj() {
-        write_proc_self(&host_proc, "oom_score_adj", &adj.to_string())?;
-    }
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     let mut exec = ExecPlan::from_process(process)?;
     exec.add_home();
@@ -274,21 +278,6 @@ fn check_procfs(fd: &OwnedFd) -> Result<(), SysError> {
         return Err(fail("checking /proc", "it is not a procfs"));
     }
     Ok(())
-}
-
-fn write_proc_self(host_proc: &OwnedFd, file: &str, value: &str) -> Result<(), SysError> {
-    let path = CString::new(format!("self/{file}")).unwrap_or_default();
-    let fd = sys::openat2(
-        host_proc.as_fd(),
-        &path,
-        libc::O_WRONLY,
-        0,
-        sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_XDEV,
-    )
-    .step(|| format!("opening /proc/self/{file}"))?;
-    std::fs::File::from(fd)
-        .write_all(value.as_bytes())
-        .step(|| format!("writing {value:?} to /proc/self/{file}"))
 }
 
 /// Write one `linux.sysctl` entry through the container's procfs, checked to be a procfs.
