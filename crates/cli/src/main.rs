@@ -37,10 +37,12 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             let msg = error_text(&e);
-            tracing::error!("{msg}");
+            // The log (--log) gets runc's line for clients to parse; stderr gets the plain
+            // message for people, as runc prints it.
             if cli.log.is_some() {
-                eprintln!("husk: {msg}");
+                tracing::error!("{msg}");
             }
+            eprintln!("husk: {msg}");
             1
         }
     };
