@@ -344,8 +344,14 @@ impl Cgroup {
         let mut first_err = None;
         for h in &self.hierarchies {
             let mut dir = h.dir();
-            for _ in 0..h.created_levels {
-                if let Err(e) = rmdir_retrying(&dir) {
+            for level in 0..h.created_levels {
+                if level > 0 {
+                    // A parent husk made may hold other containers' cgroups by now: it goes
+                    // only if it is empty.
+                    if fs::remove_dir(&dir).is_err() {
+                        break;
+                    }
+                } else if let Err(e) = rmdir_retrying(&dir) {
                     first_err.get_or_insert(e);
                     break;
                 }
@@ -367,20 +373,17 @@ fn create_levels(h: &mut Hierarchy) -> Result<(), CgroupError> {
                 if created == 0 {
                     created = comps.len() - i;
                 }
-                if !h.v2 && h.has("cpuset") {
-                    inherit_cpuset(&dir)?;
-                }
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                if created != 0 {
-                    // Someone else created it under our new parent; treat it as ours.
-                    continue;
-                }
-            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(source) => {
                 h.created_levels = created.saturating_sub(comps.len() - i);
                 return Err(CgroupError::Create { path: dir, source });
             }
+        }
+        // Every level, new or found: another create may have made a shared parent an instant
+        // ago and not yet given it cpus. Filled top down, so each parent is ready first.
+        if !h.v2 && h.has("cpuset") {
+            inherit_cpuset(&dir)?;
         }
     }
     h.created_levels = created;
@@ -538,6 +541,14 @@ mod tests {
         cg.create().unwrap();
         assert_eq!(cg.hierarchies[0].created_levels, 2);
         assert!(tmp.join("existing/new1/new2").is_dir());
+        // A sibling under a parent husk made keeps the parent alive.
+        fs::create_dir(tmp.join("existing/new1/sibling")).unwrap();
+        cg.remove().unwrap();
+        assert!(!tmp.join("existing/new1/new2").exists());
+        assert!(tmp.join("existing/new1/sibling").is_dir());
+        fs::remove_dir(tmp.join("existing/new1/sibling")).unwrap();
+        cg.hierarchies[0].rel = PathBuf::from("existing/new1/new2");
+        fs::create_dir(tmp.join("existing/new1/new2")).unwrap();
         cg.remove().unwrap();
         assert!(!tmp.join("existing/new1").exists());
         assert!(tmp.join("existing").is_dir());
