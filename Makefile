@@ -18,7 +18,7 @@ deps:
 demo: deps build
 	rm -rf $(DEMO) && mkdir -p $(DEMO)/rootfs/bin $(DEMO)/rootfs/proc $(DEMO)/rootfs/sys $(DEMO)/rootfs/dev $(DEMO)/rootfs/tmp
 	cp "$$(command -v busybox)" $(DEMO)/rootfs/bin/busybox
-	for a in $$(busybox --list); do ln -sf busybox $(DEMO)/rootfs/bin/$$a; done
+	for a in $$(busybox --list); do [ "$$a" = busybox ] || ln -sf busybox $(DEMO)/rootfs/bin/$$a; done
 	cd $(DEMO) && $(CURDIR)/$(HUSK) spec
 	python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["process"]["terminal"]=False; c["process"]["args"]=["sh","-c","echo hello from a husk container; hostname; id; ls /"]; json.dump(c,open(p,"w"),indent=2)' $(DEMO)/config.json
 	$(HUSK) run --bundle $(DEMO) husk-demo-$$$$

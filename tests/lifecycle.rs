@@ -489,3 +489,31 @@ fn errors_go_to_the_log_as_runcs_json_lines_and_go_style_flags_parse() {
     assert!(v["time"].as_str().unwrap().ends_with('Z'));
     assert!(text(&out.stderr).contains("container does not exist"));
 }
+
+#[test]
+fn a_failing_start_container_hook_fails_start_before_the_program_runs() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let mut b = TestBundle::busybox(&["sh", "-c", "echo ran > /ran; sleep 30"]);
+    b.config["root"]["readonly"] = json!(false);
+    b.config["hooks"] =
+        json!({"startContainer": [hook("/bin/sh", &["sh", "-c", "echo not today >&2; exit 4"])]});
+    b.write();
+    let id = unique("sc");
+    h.ok(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    let out = h.run(&["start", &id]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("startContainer hook #0")
+            && err.contains("exit status 4")
+            && err.contains("not today"),
+        "{err}"
+    );
+    assert!(!b.rootfs().join("ran").exists(), "the program must not run");
+    assert_eq!(h.state(&id)["status"], "stopped");
+    h.ok(&["delete", &id]);
+    h.assert_no_trace(&id);
+}
