@@ -22,12 +22,8 @@ pub fn start(store: &Store, id: &str) -> Result<(), Error> {
             status,
         });
     }
-    let fifo_path = dir.fifo();
-    let mut fifo = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(&fifo_path)
-        .step(|| format!("opening {}", fifo_path.display()))?;
+    // Pin the init and confirm it is the container's before opening the FIFO: the open
+    // releases it, and a short program may have exited by the time we looked again.
     let pidfd = sys::pidfd_open(stored.pid).step(|| format!("pidfd_open({})", stored.pid))?;
     if !crate::process_info::is_alive(stored.pid, stored.pid_start) {
         return Err(Error::CannotStart {
@@ -36,6 +32,12 @@ pub fn start(store: &Store, id: &str) -> Result<(), Error> {
         });
     }
 
+    let fifo_path = dir.fifo();
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .step(|| format!("opening {}", fifo_path.display()))?;
     // Read until EOF: the init writes one NUL when released, then the FIFO closes on exec.
     // Anything after the NUL is the init's error. If the init dies, its pidfd says so.
     let mut received: Vec<u8> = Vec::new();
