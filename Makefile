@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: all build deps demo test check unit e2e clean
+.PHONY: all build deps deps-cgroupv2 demo test test-cgroupv2 check unit e2e clean
 
 all: build
 
@@ -13,6 +13,11 @@ build:
 # What the tests and the demo need from Debian, installed when missing.
 deps:
 	@command -v busybox >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
+
+# The pure cgroup v2 guest: Debian's kernel under qemu, cpio for its initramfs.
+deps-cgroupv2: deps
+	@{ command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null && ls /boot/vmlinuz-* >/dev/null 2>&1; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 linux-image-amd64 cpio; }
 
 # Build husk, make a busybox bundle, run it and show its output.
 demo: deps build
@@ -34,7 +39,12 @@ unit:
 e2e: deps build
 	HUSK_BIN=$(CURDIR)/$(HUSK) $(CARGO) test -p husk-e2e -- --test-threads=2
 
-test: check unit e2e
+# tests/cgroups.rs again, inside a pure cgroup v2 guest (see integration/cgroupv2/run.sh).
+test-cgroupv2: deps-cgroupv2 build
+	tests=$$($(CARGO) test -p husk-e2e --test cgroups --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
+	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
+
+test: check unit e2e test-cgroupv2
 
 clean:
 	$(CARGO) clean

@@ -225,6 +225,20 @@ impl Husk {
     }
 }
 
+/// A test that fails half-way must not strand its containers (and their cgroups) when its
+/// state root goes: force-delete whatever is left in it.
+impl Drop for Husk {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(self.root.path()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let _ = run_to_files(self.cmd().args(["delete", "--force", &id]));
+        }
+    }
+}
+
 /// Run `cmd` with stdout and stderr in temporary files; wait for it alone.
 pub fn run_to_files(cmd: &mut Command) -> Output {
     let dir = TempDir::new("husk-out");
@@ -251,6 +265,16 @@ pub fn text(b: &[u8]) -> String {
 pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let mut out = Vec::new();
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        // Pure cgroup v2: one hierarchy, at /sys/fs/cgroup.
+        let path = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap_or("/")
+            .trim_start_matches('/');
+        out.push(Path::new("/sys/fs/cgroup").join(path).join("husk").join(id));
+        return out;
+    }
     let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
         return out;
     };
@@ -282,4 +306,56 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
 /// The host's mount table, for before/after comparisons.
 pub fn mount_table() -> String {
     std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+/// Wait up to 10 s for `cond`.
+pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The cgroup directory of process `pid` for `controller`, as a user would find it from
+/// /proc: the v1 hierarchy that carries the controller, else the cgroup2 hierarchy (where the
+/// controller must be listed in cgroup.controllers). The bool is true for cgroup2.
+pub fn cgroup_of(pid: i64, controller: &str) -> Option<(PathBuf, bool)> {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mountinfo = mount_table();
+    let mount_of = |want_v2: bool, ctrl: &str| -> Option<PathBuf> {
+        mountinfo.lines().find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let l: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            let ok = if want_v2 {
+                r[0] == "cgroup2"
+            } else {
+                r[0] == "cgroup" && r.get(2)?.split(',').any(|o| o == ctrl)
+            };
+            (ok && l[3] == "/").then(|| PathBuf::from(l[4]))
+        })
+    };
+    for line in cgroup.lines() {
+        let f: Vec<&str> = line.splitn(3, ':').collect();
+        if f.len() == 3 && !f[1].is_empty() && f[1].split(',').any(|c| c == controller) {
+            let mount = mount_of(false, controller)?;
+            return Some((mount.join(f[2].trim_start_matches('/')), false));
+        }
+    }
+    let path = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = mount_of(true, "")?.join(path.trim_start_matches('/'));
+    let controllers = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    controllers
+        .split_whitespace()
+        .any(|c| c == controller)
+        .then_some((dir, true))
+}
+
+/// True on a pure cgroup v2 host.
+pub fn pure_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }

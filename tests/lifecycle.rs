@@ -5,14 +5,6 @@ use std::time::{Duration, Instant};
 
 use husk_e2e::*;
 
-fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn run_prints_the_containers_output_and_returns_its_exit_code() {
     if !is_root() {

@@ -43,8 +43,24 @@ pub enum CgroupError {
     },
     #[error("linux.cgroupsPath {0:?}: must not contain \"..\"")]
     BadPath(PathBuf),
-    #[error("no cgroup hierarchy has the {0} controller on this host")]
-    NoController(&'static str),
+    #[error("{field}: this host has no {controller} cgroup controller{where_}")]
+    NoController {
+        field: String,
+        controller: String,
+        where_: String,
+    },
+    #[error("{field}: {reason}")]
+    Unsupported { field: String, reason: String },
+    #[error("{field}: writing {value:?} to {path}: {source}")]
+    Apply {
+        field: String,
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The container's cgroup in one hierarchy.
@@ -60,6 +76,10 @@ pub struct Hierarchy {
     pub rel: PathBuf,
     /// How many trailing components of `rel` husk created (and so removes); 0 if joined.
     pub created_levels: usize,
+    /// True when `rel` is husk's default `<own cgroup>/husk/<id>`: the shared `husk/` parent
+    /// goes too when the last container in it is deleted, whoever made it.
+    #[serde(default)]
+    pub default_path: bool,
 }
 
 impl Hierarchy {
@@ -67,8 +87,16 @@ impl Hierarchy {
     pub fn dir(&self) -> PathBuf {
         self.mount.join(&self.rel)
     }
-    fn has(&self, controller: &str) -> bool {
-        self.controllers.iter().any(|c| c == controller)
+    /// Whether the container's cgroup here has `controller`: a v1 hierarchy's mount options,
+    /// or a v2 cgroup's `cgroup.controllers` (enabled by its parent).
+    pub fn has(&self, controller: &str) -> bool {
+        if self.v2 {
+            fs::read_to_string(self.dir().join("cgroup.controllers"))
+                .map(|s| s.split_whitespace().any(|c| c == controller))
+                .unwrap_or(false)
+        } else {
+            self.controllers.iter().any(|c| c == controller)
+        }
     }
 }
 
@@ -244,6 +272,7 @@ impl Cgroup {
             {
                 continue; // the same hierarchy mounted twice
             }
+            let default_path = cgroups_path.is_none_or(|p| p.as_os_str().is_empty());
             let rel = match cgroups_path {
                 Some(p) if p.is_absolute() => relative(p)?,
                 other => {
@@ -262,6 +291,7 @@ impl Cgroup {
                 v2: m.v2,
                 rel,
                 created_levels: 0,
+                default_path,
             });
         }
         if hierarchies.is_empty() {
@@ -290,23 +320,30 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Apply a device list: on v1, deny everything then write each rule in order.
-    /// On a pure v2 host the list needs an eBPF program, which husk does not load yet.
-    pub fn apply_devices(&self, rules: &[DeviceRule]) -> Result<bool, CgroupError> {
-        let Some(h) = self.hierarchies.iter().find(|h| !h.v2 && h.has("devices")) else {
-            return Ok(false);
-        };
-        let dir = h.dir();
-        write(&dir.join("devices.deny"), "a")?;
-        for r in rules {
-            let file = if r.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            write(&dir.join(file), &r.v1_line())?;
+    /// Apply a device list: on v1, deny everything then write each rule in order; on v2,
+    /// attach an eBPF program made from the rules.
+    pub fn apply_devices(&self, rules: &[DeviceRule]) -> Result<(), CgroupError> {
+        if let Some(h) = self.hierarchies.iter().find(|h| !h.v2 && h.has("devices")) {
+            let dir = h.dir();
+            write(&dir.join("devices.deny"), "a")?;
+            for r in rules {
+                let file = if r.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                write(&dir.join(file), &r.v1_line())?;
+            }
+            return Ok(());
         }
-        Ok(true)
+        match self.hierarchies.iter().find(|h| h.v2) {
+            Some(h) => crate::devices_bpf::attach(&h.dir(), rules),
+            None => Err(CgroupError::NoController {
+                field: "linux.resources.devices".into(),
+                controller: "devices".into(),
+                where_: String::new(),
+            }),
+        }
     }
 
     /// The hierarchy used to list processes: pids, devices, or whatever there is.
@@ -335,6 +372,17 @@ impl Cgroup {
         for pid in self.pids()? {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
         }
+        if sig == Signal::SIGKILL {
+            self.thaw_if_frozen()?;
+        }
+        Ok(())
+    }
+
+    /// A frozen v1 task does not act on SIGKILL until it is thawed: thaw after killing.
+    pub fn thaw_if_frozen(&self) -> Result<(), CgroupError> {
+        if self.freezer_state()? == crate::FreezerState::Frozen {
+            self.set_freezer(crate::FreezerState::Thawed)?;
+        }
         Ok(())
     }
 
@@ -362,11 +410,31 @@ impl Cgroup {
     }
 }
 
+/// Create the missing levels of `h.rel`. A level may vanish between two mkdirs (another
+/// container's delete removing the shared `husk/` parent it found empty): start again.
 fn create_levels(h: &mut Hierarchy) -> Result<(), CgroupError> {
+    let mut attempts = 0;
+    loop {
+        match create_levels_once(h) {
+            Err(CgroupError::Create { source, .. })
+                if source.kind() == ErrorKind::NotFound && attempts < 5 =>
+            {
+                attempts += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn create_levels_once(h: &mut Hierarchy) -> Result<(), CgroupError> {
     let comps: Vec<_> = h.rel.components().collect();
     let mut dir = h.mount.clone();
     let mut created = 0;
     for (i, c) in comps.iter().enumerate() {
+        if h.v2 {
+            // A v2 cgroup has only the controllers its parent enables for its children.
+            enable_subtree_controllers(&dir);
+        }
         dir.push(c);
         match fs::create_dir(&dir) {
             Ok(()) => {
@@ -387,7 +455,28 @@ fn create_levels(h: &mut Hierarchy) -> Result<(), CgroupError> {
         }
     }
     h.created_levels = created;
+    if h.default_path && created > 0 {
+        h.created_levels = created.max(2);
+    }
     Ok(())
+}
+
+/// Enable in `dir`'s `cgroup.subtree_control` every controller `dir` has. One at a time, and
+/// failures only logged: a limit that needs a controller that could not be enabled fails
+/// later with an error naming the limit.
+fn enable_subtree_controllers(dir: &Path) {
+    let Ok(available) = fs::read_to_string(dir.join("cgroup.controllers")) else {
+        return;
+    };
+    let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    for c in available.split_whitespace() {
+        if enabled.split_whitespace().any(|e| e == c) {
+            continue;
+        }
+        if let Err(e) = write(&dir.join("cgroup.subtree_control"), &format!("+{c}")) {
+            tracing::debug!("cannot enable the {c} controller: {e}");
+        }
+    }
 }
 
 /// A new v1 cpuset cgroup starts with no cpus and no mems, and takes no process until it has
@@ -536,6 +625,7 @@ mod tests {
                 v2: true,
                 rel: PathBuf::from("existing/new1/new2"),
                 created_levels: 0,
+                default_path: false,
             }],
         };
         cg.create().unwrap();

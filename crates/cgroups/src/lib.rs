@@ -1,14 +1,25 @@
-//! husk-cgroups: where a container's cgroup lives on a v1, v2 or hybrid host, creating it,
-//! placing processes in it, its device list, signalling every process in it, and removing it.
+//! husk-cgroups: a container's cgroup on a v1, v2 or hybrid host: where it lives, creating
+//! it, placing processes in it, every `linux.resources` limit, the device list (v1 files or a
+//! v2 eBPF program), freezing, statistics, OOM notices, signalling every process in it, and
+//! removing it.
 //!
 //! Paths follow runc's `linux.cgroupsPath` rules: an absolute path is taken under each
 //! hierarchy's root; a relative one under husk's own cgroup in that hierarchy; none gives
 //! `<own cgroup>/husk/<container id>`. Only the levels husk created are removed.
 
 mod devices;
+mod devices_bpf;
+mod freezer;
 mod hierarchy;
 mod mode;
+mod oom;
+mod resources;
+mod stats;
 
 pub use devices::{default_allowed_devices, DeviceRule};
+pub use freezer::FreezerState;
 pub use hierarchy::{Cgroup, CgroupError, Hierarchy};
 pub use mode::{detect_mode, Mode};
+pub use oom::OomWatcher;
+pub use resources::apply as apply_resources;
+pub use stats::Stats;

@@ -77,6 +77,22 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Pause (freeze) every process of a container.
+    Pause { id: String },
+    /// Resume a paused container.
+    Resume { id: String },
+    /// Change a container's cgroup resources.
+    Update(Box<UpdateArgs>),
+    /// Print a container's resource usage (and OOM events) as JSON lines.
+    Events {
+        /// Print one stats event and exit.
+        #[arg(long)]
+        stats: bool,
+        /// How often to print stats (a Go duration: 5s, 500ms, 1m).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
     /// Write a default config.json.
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -124,6 +140,52 @@ pub struct RunArgs {
     pub no_subreaper: bool,
 }
 
+/// `husk update`: runc's flags, each setting one field of `linux.resources`, over the JSON
+/// of `--resources` (a file, or `-` for stdin).
+#[derive(Args, Debug, Default)]
+pub struct UpdateArgs {
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
+    pub cpu_idle: Option<i64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Bytes, or with a unit: 100k, 64m, 1g (-1: no limit).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    pub id: String,
+}
+
 /// Every long flag husk knows, for turning go-style `-flag` into `--flag`.
 const LONG_FLAGS: &[&str] = &[
     "root",
@@ -148,6 +210,27 @@ const LONG_FLAGS: &[&str] = &[
     "force",
     "format",
     "quiet",
+    "resources",
+    "blkio-weight",
+    "cpu-period",
+    "cpu-quota",
+    "cpu-burst",
+    "cpu-share",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
+    "cpu-idle",
+    "cpuset-cpus",
+    "cpuset-mems",
+    "memory",
+    "memory-reservation",
+    "memory-swap",
+    "kernel-memory",
+    "kernel-memory-tcp",
+    "pids-limit",
+    "l3-cache-schema",
+    "mem-bw-schema",
+    "stats",
+    "interval",
 ];
 
 /// Flags that take no value: `--flag=true` becomes `--flag`, `--flag=false` disappears.
@@ -162,6 +245,7 @@ const BOOL_FLAGS: &[&str] = &[
     "all",
     "force",
     "quiet",
+    "stats",
 ];
 
 /// Rewrite go-runc's argv into the GNU style clap parses.

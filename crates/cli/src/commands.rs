@@ -4,7 +4,9 @@ use std::io::Write;
 
 use anyhow::{bail, Context, Result};
 use husk_container::state::{status_of, Store};
-use husk_container::{create, delete, kill, parse_signal, run, start, CreateOptions};
+use husk_container::{
+    create, delete, events, kill, parse_signal, pause, resume, run, start, update, CreateOptions,
+};
 
 use crate::args::{Cli, Command, CreateArgs, ListFormat};
 
@@ -13,8 +15,8 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     let Some(command) = &cli.command else {
         bail!("no command given; see husk --help");
     };
-    if cli.systemd_cgroup {
-        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
+    if cli.systemd_cgroup && matches!(command, Command::Create(_) | Command::Run(_)) {
+        check_systemd_driver()?;
     }
     match command {
         Command::Create(a) => {
@@ -35,6 +37,27 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             delete(&store, id, *force).with_context(|| format!("delete {id}"))?
         }
         Command::List { format, quiet } => list(&store, *format, *quiet)?,
+        Command::Pause { id } => pause(&store, id).with_context(|| format!("pause {id}"))?,
+        Command::Resume { id } => resume(&store, id).with_context(|| format!("resume {id}"))?,
+        Command::Update(u) => {
+            let changes = crate::update::resources(u)?;
+            update(&store, &u.id, &changes).with_context(|| format!("update {}", u.id))?;
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let interval = crate::update::parse_duration(interval)
+                .with_context(|| format!("--interval {interval:?}"))?;
+            let mut out = std::io::stdout().lock();
+            events(&store, id, interval, *stats, |e| {
+                serde_json::to_writer(&mut out, e)?;
+                writeln!(out)?;
+                out.flush()
+            })
+            .with_context(|| format!("events {id}"))?;
+        }
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
     }
     Ok(0)
@@ -148,4 +171,20 @@ fn spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&value)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// The systemd cgroup driver needs a running systemd to create the container's scope; on a
+/// host without one, say so rather than fall back to cgroupfs behind the caller's back.
+fn check_systemd_driver() -> Result<()> {
+    if !std::path::Path::new("/run/systemd/system").is_dir() {
+        bail!(
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), \
+             so the systemd cgroup driver cannot create the container's scope; \
+             run without --systemd-cgroup to use cgroupfs"
+        );
+    }
+    bail!(
+        "--systemd-cgroup: the systemd cgroup driver is not implemented in husk yet; \
+         run without --systemd-cgroup to use cgroupfs"
+    )
 }

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod logging;
+mod update;
 
 use clap::Parser;
 

@@ -13,7 +13,7 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
-use oci_spec::runtime::{LinuxResources, Spec};
+use oci_spec::runtime::Spec;
 
 use crate::error::StepContext;
 use crate::init::{self, InitArgs};
@@ -70,6 +70,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
     cgroup.create()?;
     cleanup.cgroup = Some(cgroup.clone());
     apply_devices(&cgroup, &bundle.spec)?;
+    if let Some(resources) = linux.resources() {
+        // Limits are in place before any process joins the cgroup.
+        husk_cgroups::apply_resources(&cgroup, resources, false)?;
+    }
 
     // Fork the intermediate; it forks the init. Nothing below runs in another thread.
     let (parent, child) = sync::pair()?;
@@ -99,13 +103,20 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
         namespaces::write_id_maps(intermediate.as_raw(), linux)?;
     }
     parent.to_child(&ToChild::Proceed)?;
-    let pid = match parent.from_child()? {
-        ToParent::InitPid { pid } => pid,
-        ToParent::Error { message } => return Err(Error::Init(message)),
-        other => {
-            return Err(Error::Init(format!(
-                "expected the init's pid, got {other:?}"
-            )))
+    // The intermediate reports the init's pid; the init, on the same socket, asks for the
+    // runtime hooks once its mounts are done. The init does not wait for the intermediate,
+    // so on a busy machine its request can come first: take both in either order.
+    let mut hooks_requested = false;
+    let pid = loop {
+        match parent.from_child()? {
+            ToParent::InitPid { pid } => break pid,
+            ToParent::RunHooks if !hooks_requested => hooks_requested = true,
+            ToParent::Error { message } => return Err(Error::Init(message)),
+            other => {
+                return Err(Error::Init(format!(
+                    "expected the init's pid, got {other:?}"
+                )))
+            }
         }
     };
     cleanup.init = Some(pid);
@@ -126,7 +137,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
         .ok_or_else(|| Error::Init("the init exited during create".into()))?;
 
     // The init has built the container's world up to pivot_root; the runtime's hooks now.
-    expect(&parent, "RunHooks", |m| matches!(m, ToParent::RunHooks))?;
+    if !hooks_requested {
+        expect(&parent, "RunHooks", |m| matches!(m, ToParent::RunHooks))?;
+    }
     let mut stored = Stored {
         id: opts.id.clone(),
         pid,
@@ -175,35 +188,7 @@ fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
             "linux.namespaces without a new \"mount\" namespace (husk builds the rootfs in its own)".into(),
         ));
     }
-    if let Some(r) = linux.resources() {
-        if let Some(field) = unsupported_resource(r) {
-            return Err(Error::Unsupported(format!(
-                "linux.resources.{field} (cgroup limits other than devices)"
-            )));
-        }
-    }
     Ok(())
-}
-
-fn unsupported_resource(r: &LinuxResources) -> Option<&'static str> {
-    [
-        ("memory", r.memory().is_some()),
-        ("cpu", r.cpu().is_some()),
-        ("pids", r.pids().is_some()),
-        ("blockIO", r.block_io().is_some()),
-        (
-            "hugepageLimits",
-            r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-        ("network", r.network().is_some()),
-        ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
-        (
-            "unified",
-            r.unified().as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-    ]
-    .into_iter()
-    .find_map(|(name, set)| set.then_some(name))
 }
 
 /// The device cgroup: runc's default allowances, then the config's rules, then an allow rule
@@ -243,9 +228,7 @@ fn apply_devices(cgroup: &Cgroup, spec: &Spec) -> Result<(), Error> {
             access: "rwm".into(),
         });
     }
-    if !cgroup.apply_devices(&rules)? {
-        tracing::warn!("linux.resources.devices: this host has no v1 devices controller and husk does not load the cgroup v2 device program yet; the device list is not enforced by a cgroup");
-    }
+    cgroup.apply_devices(&rules)?;
     Ok(())
 }
 

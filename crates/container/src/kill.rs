@@ -58,7 +58,13 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<(), Error> {
             return Ok(());
         }
     }
-    signal_init(id, stored.pid, stored.pid_start, sig)
+    signal_init(id, stored.pid, stored.pid_start, sig)?;
+    if sig == libc::SIGKILL && status == Status::Paused {
+        if let Some(cg) = &stored.cgroup {
+            cg.thaw_if_frozen()?;
+        }
+    }
+    Ok(())
 }
 
 fn signal_init(id: &str, pid: i32, start: u64, sig: i32) -> Result<(), Error> {

@@ -11,12 +11,14 @@ pub mod create;
 pub mod delete;
 pub mod devices;
 pub mod error;
+pub mod events;
 pub mod hooks;
 pub mod init;
 pub mod kill;
 pub mod masked_paths;
 pub mod mounts;
 pub mod namespaces;
+pub mod pause;
 pub mod process;
 pub mod process_info;
 pub mod resolve;
@@ -27,12 +29,16 @@ pub mod start;
 pub mod state;
 pub mod sync;
 pub mod sys;
+pub mod update;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use events::events;
 pub use kill::{kill, parse_signal};
+pub use pause::{pause, resume};
 pub use start::start;
 pub use state::{StateError, Store};
+pub use update::update;
 
 /// Every failure of a lifecycle command.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +75,13 @@ pub enum Error {
         id: String,
         status: husk_spec::Status,
     },
+    #[error("container {id} is {status}: container not paused")]
+    NotPaused {
+        id: String,
+        status: husk_spec::Status,
+    },
+    #[error("writing the output: {0}")]
+    Output(#[source] std::io::Error),
     #[error("invalid signal {0:?}")]
     BadSignal(String),
     #[error("signalling container {id}: {source}")]

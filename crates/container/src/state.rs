@@ -290,7 +290,13 @@ pub fn status_of(dir: &Path, stored: &Stored) -> Status {
     if !process_info::is_alive(stored.pid, stored.pid_start) {
         return Status::Stopped;
     }
-    if dir.join(EXEC_FIFO).exists() {
+    let frozen = stored
+        .cgroup
+        .as_ref()
+        .is_some_and(|cg| cg.freezer_state().ok() == Some(husk_cgroups::FreezerState::Frozen));
+    if frozen {
+        Status::Paused
+    } else if dir.join(EXEC_FIFO).exists() {
         Status::Created
     } else {
         Status::Running

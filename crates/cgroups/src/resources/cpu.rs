@@ -1,0 +1,122 @@
+//! `linux.resources.cpu`: the cpu controller (shares, CFS quota and period, burst, realtime,
+//! idle) and the cpuset controller (cpus, mems). On v2, shares become cpu.weight and quota
+//! with period become cpu.max.
+
+use oci_spec::runtime::LinuxCpu;
+
+use super::{locate, Dir};
+use crate::hierarchy::{Cgroup, CgroupError};
+
+const F: &str = "linux.resources.cpu";
+
+pub(super) fn apply(cg: &Cgroup, c: &LinuxCpu) -> Result<(), CgroupError> {
+    let needs_cpu = c.shares().is_some()
+        || c.quota().is_some()
+        || c.period().is_some()
+        || c.burst().is_some()
+        || c.realtime_runtime().is_some()
+        || c.realtime_period().is_some()
+        || c.idle().is_some();
+    if needs_cpu {
+        let dir = locate(cg, "cpu", F)?;
+        if dir.v2 {
+            apply_cpu_v2(&dir, c)?;
+        } else {
+            apply_cpu_v1(&dir, c)?;
+        }
+    }
+    if c.cpus().is_some() || c.mems().is_some() {
+        let dir = locate(cg, "cpuset", F)?;
+        if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+            dir.set(&format!("{F}.cpus"), "cpuset.cpus", cpus)?;
+        }
+        if let Some(mems) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+            dir.set(&format!("{F}.mems"), "cpuset.mems", mems)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_cpu_v1(dir: &Dir, c: &LinuxCpu) -> Result<(), CgroupError> {
+    if let Some(s) = c.shares().filter(|s| *s != 0) {
+        dir.set(&format!("{F}.shares"), "cpu.shares", s)?;
+    }
+    // The period first: a quota is checked against the period already in place.
+    if let Some(p) = c.period().filter(|p| *p != 0) {
+        dir.set(&format!("{F}.period"), "cpu.cfs_period_us", p)?;
+    }
+    if let Some(q) = c.quota().filter(|q| *q != 0) {
+        dir.set(&format!("{F}.quota"), "cpu.cfs_quota_us", q)?;
+    }
+    if let Some(b) = c.burst() {
+        dir.set(&format!("{F}.burst"), "cpu.cfs_burst_us", b)?;
+    }
+    // The realtime period before the runtime, which must fit in it.
+    if let Some(p) = c.realtime_period().filter(|p| *p != 0) {
+        dir.set(&format!("{F}.realtimePeriod"), "cpu.rt_period_us", p)?;
+    }
+    if let Some(r) = c.realtime_runtime().filter(|r| *r != 0) {
+        dir.set(&format!("{F}.realtimeRuntime"), "cpu.rt_runtime_us", r)?;
+    }
+    if let Some(i) = c.idle() {
+        dir.set(&format!("{F}.idle"), "cpu.idle", i)?;
+    }
+    Ok(())
+}
+
+/// cpu.shares (2..262144) to cpu.weight (1..10000), as runc and crun convert it.
+pub(crate) fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+fn apply_cpu_v2(dir: &Dir, c: &LinuxCpu) -> Result<(), CgroupError> {
+    if c.realtime_runtime().is_some_and(|r| r != 0) || c.realtime_period().is_some_and(|p| p != 0) {
+        return Err(CgroupError::Unsupported {
+            field: format!("{F}.realtimeRuntime/realtimePeriod"),
+            reason: "cgroup v2 has no realtime scheduling limits".into(),
+        });
+    }
+    if let Some(s) = c.shares().filter(|s| *s != 0) {
+        dir.set(&format!("{F}.shares"), "cpu.weight", shares_to_weight(s))?;
+    }
+    let quota = c.quota().filter(|q| *q != 0);
+    let period = c.period().filter(|p| *p != 0);
+    if quota.is_some() || period.is_some() {
+        // cpu.max is "quota period": keep the half not given.
+        let current = dir.read("cpu.max").unwrap_or_else(|| "max 100000".into());
+        let mut it = current.split_whitespace();
+        let (cur_quota, cur_period) = (
+            it.next().unwrap_or("max").to_string(),
+            it.next().unwrap_or("100000").to_string(),
+        );
+        let q = match quota {
+            Some(q) if q > 0 => q.to_string(),
+            Some(_) => "max".to_string(),
+            None => cur_quota,
+        };
+        let p = period.map_or(cur_period, |p| p.to_string());
+        dir.set(&format!("{F}.quota"), "cpu.max", format!("{q} {p}"))?;
+    }
+    if let Some(b) = c.burst() {
+        dir.set(&format!("{F}.burst"), "cpu.max.burst", b)?;
+    }
+    if let Some(i) = c.idle() {
+        dir.set(&format!("{F}.idle"), "cpu.idle", i)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares_to_weight;
+
+    #[test]
+    fn shares_map_onto_the_weight_range() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+    }
+}

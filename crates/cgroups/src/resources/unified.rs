@@ -1,0 +1,40 @@
+//! `linux.resources.unified`: raw cgroup v2 files, written as given. On a hybrid host a key
+//! is accepted when its controller is in the cgroup2 hierarchy; a v1-only host refuses them.
+
+use std::collections::HashMap;
+
+use crate::hierarchy::{Cgroup, CgroupError};
+
+use super::dir_of;
+
+pub(super) fn apply(cg: &Cgroup, unified: &HashMap<String, String>) -> Result<(), CgroupError> {
+    let mut keys: Vec<_> = unified.iter().collect();
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    for (key, value) in keys {
+        let field = format!("linux.resources.unified.{key:?}");
+        if key.is_empty() || key.contains('/') || key.starts_with('.') {
+            return Err(CgroupError::Invalid(format!(
+                "{field}: not a cgroup file name"
+            )));
+        }
+        let Some(h) = cg.hierarchies.iter().find(|h| h.v2) else {
+            return Err(CgroupError::Unsupported {
+                field,
+                reason: "needs cgroup v2 and this host has only v1 hierarchies".into(),
+            });
+        };
+        let dir = dir_of(&h.dir());
+        // "memory.max" belongs to the memory controller; "cgroup.*" to the core.
+        let controller = key.split('.').next().unwrap_or_default();
+        if controller != "cgroup" && !h.has(controller) {
+            return Err(CgroupError::Unsupported {
+                field,
+                reason: format!(
+                    "the {controller} controller is not enabled in the cgroup2 hierarchy here"
+                ),
+            });
+        }
+        dir.set(&field, key, value)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `husk update`: change the cgroup resources of a created, running or paused container, and
+//! remember them in its state (so that `events` and a later `update` see the new values).
+
+use oci_spec::runtime::LinuxResources;
+use serde_json::Value;
+
+use crate::state::Store;
+use crate::Error;
+
+pub fn update(store: &Store, id: &str, changes: &LinuxResources) -> Result<(), Error> {
+    crate::state::validate_id(id)?;
+    let dir = store.open(id)?;
+    let mut stored = dir.load()?;
+    let status = dir.status(&stored);
+    if status == husk_spec::Status::Stopped {
+        return Err(Error::NotRunning {
+            id: id.to_string(),
+            status,
+        });
+    }
+    let cg = stored.cgroup.clone().ok_or_else(|| {
+        Error::Unsupported(format!("updating container {id}, which has no cgroup"))
+    })?;
+    if changes.devices().is_some() {
+        return Err(Error::Unsupported(
+            "husk update of linux.resources.devices (the device list is fixed at create, as in runc)"
+                .into(),
+        ));
+    }
+    husk_cgroups::apply_resources(&cg, changes, true)?;
+
+    let mut config = stored.config.clone();
+    if let Some(linux) = config.linux_mut() {
+        let current = linux.resources().clone().unwrap_or_default();
+        linux.set_resources(Some(merge(&current, changes)?));
+    }
+    stored.config = config;
+    dir.save(&stored)?;
+    Ok(())
+}
+
+/// `changes` laid over `current`: the fields it sets replace those of `current`.
+fn merge(current: &LinuxResources, changes: &LinuxResources) -> Result<LinuxResources, Error> {
+    let to_value = |r: &LinuxResources| {
+        serde_json::to_value(r).map_err(|e| Error::Unsupported(format!("resources: {e}")))
+    };
+    let mut base = to_value(current)?;
+    overlay(&mut base, to_value(changes)?);
+    serde_json::from_value(base).map_err(|e| Error::Unsupported(format!("resources: {e}")))
+}
+
+fn overlay(base: &mut Value, top: Value) {
+    match (base, top) {
+        (Value::Object(b), Value::Object(t)) => {
+            for (k, v) in t {
+                if v.is_null() {
+                    continue;
+                }
+                overlay(b.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (b, t) => *b = t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_fields_replace_and_others_stay() {
+        let current: LinuxResources =
+            serde_json::from_str(r#"{"memory":{"limit":100,"swap":200},"pids":{"limit":5}}"#)
+                .unwrap();
+        let changes: LinuxResources = serde_json::from_str(r#"{"memory":{"limit":300}}"#).unwrap();
+        let m = merge(&current, &changes).unwrap();
+        let mem = m.memory().as_ref().unwrap();
+        assert_eq!(mem.limit(), Some(300));
+        assert_eq!(mem.swap(), Some(200));
+        assert_eq!(m.pids().as_ref().unwrap().limit(), 5);
+    }
+}

@@ -1,0 +1,81 @@
+#!/bin/sh
+# The cgroup tests (tests/cgroups.rs) on a pure cgroup v2 host: Debian's kernel booted under
+# qemu (software emulation: /dev/kvm hangs on these machines) with cgroup_no_v1=all, from an
+# initramfs holding husk, the test binary, the libraries they link and busybox.
+#
+#   integration/cgroupv2/run.sh HUSK_BINARY TEST_BINARY [TEST ARGS...]
+#
+# Prints the guest's console and exits with the tests' exit code.
+set -eu
+
+husk=$1
+tests=$2
+shift 2
+test_args="$*"
+kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+kver=${kernel#/boot/vmlinuz-}
+work=$(mktemp -d /tmp/husk-cgroupv2.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+
+mkdir -p "$root/bin" "$root/lib/modules" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" \
+    "$root/run" "$root/etc" "$root/newroot"
+cp "$(command -v busybox)" "$root/bin/busybox"
+cp "$husk" "$root/bin/husk"
+cp "$tests" "$root/bin/cgroup-tests"
+# The dynamic libraries both binaries link, at the paths the loader looks for them.
+for bin in "$husk" "$tests"; do
+    ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+done
+# A ram disk gives the block I/O and device tests a block device.
+cp "/lib/modules/$kver/kernel/drivers/block/brd.ko" "$root/lib/modules/"
+echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+echo 'root:x:0:' > "$root/etc/group"
+
+# Stage one moves everything onto a tmpfs and switches to it: pivot_root, which every
+# container does, does not work from the initramfs's own root.
+cat > "$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox mount -t tmpfs -o size=900m tmpfs /newroot
+/bin/busybox cp -a /bin /lib /lib64 /etc /stage2 /newroot/ 2>/dev/null
+/bin/busybox cp -a /usr /newroot/ 2>/dev/null
+exec /bin/busybox switch_root /newroot /stage2
+INIT
+cat > "$root/stage2" <<'STAGE2'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp /run /root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
+echo "guest: $(uname -r), cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+HUSK_BIN=/bin/husk RUST_BACKTRACE=1 /bin/cgroup-tests --test-threads=1 @TEST_ARGS@
+echo "HUSK-CGROUPV2-EXIT=$?"
+sync
+poweroff -f
+STAGE2
+sed -i "s|@TEST_ARGS@|$test_args|" "$root/stage2"
+chmod +x "$root/init" "$root/stage2"
+
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
+
+timeout 1200 qemu-system-x86_64 -cpu max -m 1024 -smp 2 -nographic -no-reboot \
+    -kernel "$kernel" -initrd "$work/initramfs.gz" \
+    -append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet" </dev/null | tee "$work/console" | tr -d '\r'
+code=$(tr -d '\r' < "$work/console" | sed -n 's/^HUSK-CGROUPV2-EXIT=//p' | tail -1)
+if [ -z "$code" ]; then
+    echo "cgroupv2: the guest did not report a result" >&2
+    exit 1
+fi
+exit "$code"
