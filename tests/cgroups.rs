@@ -260,6 +260,7 @@ fn cpu_limits_land_in_cpu_and_cpuset_and_a_quota_bounds_a_busy_loop() {
         assert_eq!(c.read("cpu", "cpu.cfs_quota_us"), "20000");
         assert_eq!(c.read("cpu", "cpu.cfs_period_us"), "100000");
         assert_eq!(c.read("cpu", "cpu.cfs_burst_us"), "1000");
+        assert_eq!(c.read("cpu", "cpu.idle"), "0");
     }
     assert_eq!(c.read("cpuset", "cpuset.cpus"), "0");
     assert_eq!(c.read("cpuset", "cpuset.mems"), "0");
@@ -752,6 +753,35 @@ fn update_changes_a_running_containers_limits_and_they_hold() {
     let state_file = h.root.path().join(&id).join("state.json");
     let state: Value = serde_json::from_slice(&std::fs::read(state_file).unwrap()).unwrap();
     assert_eq!(state["config"]["linux"]["resources"]["pids"]["limit"], 15);
+    // checkBeforeUpdate refuses a limit below what the cgroup already uses.
+    let below = h
+        .cmd()
+        .args(["update", "--resources", "-", &id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut below = below;
+    below
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#)
+        .unwrap();
+    let out = below.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("checkBeforeUpdate"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(mem.join(limit_file))
+            .unwrap()
+            .trim(),
+        (32 * MIB).to_string()
+    );
     let bad = h.run(&["update", "--memory", "12x", &id]);
     assert!(
         text(&bad.stderr).contains("--memory"),
