@@ -14,7 +14,7 @@ struct Running {
     h: Husk,
     id: String,
     pid: i64,
-    _bundle: TestBundle,
+    bundle: TestBundle,
 }
 
 impl Running {
@@ -34,7 +34,7 @@ impl Running {
             h,
             id,
             pid,
-            _bundle: b,
+            bundle: b,
         }
     }
 
@@ -632,7 +632,7 @@ fn pause_stops_a_counting_process_and_resume_restarts_it() {
         json!({}),
         true,
     );
-    let count_file = c._bundle.rootfs().join("count");
+    let count_file = c.bundle.rootfs().join("count");
     let count = || -> u64 {
         std::fs::read_to_string(&count_file)
             .ok()

@@ -29,12 +29,10 @@ pub fn update(store: &Store, id: &str, changes: &LinuxResources) -> Result<(), E
     }
     husk_cgroups::apply_resources(&cg, changes, true)?;
 
-    let mut config = stored.config.clone();
-    if let Some(linux) = config.linux_mut() {
+    if let Some(linux) = stored.config.linux_mut() {
         let current = linux.resources().clone().unwrap_or_default();
         linux.set_resources(Some(merge(&current, changes)?));
     }
-    stored.config = config;
     dir.save(&stored)?;
     Ok(())
 }
