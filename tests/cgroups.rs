@@ -661,6 +661,26 @@ fn pause_stops_a_counting_process_and_resume_restarts_it() {
     c.h.ok(&["pause", &c.id]);
 }
 
+/// `husk update --resources - ID` with `json` on its stdin.
+fn update_from_stdin(h: &Husk, id: &str, json: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut update = h
+        .cmd()
+        .args(["update", "--resources", "-", id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    update
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    update.wait_with_output().unwrap()
+}
+
 #[test]
 fn update_changes_a_running_containers_limits_and_they_hold() {
     if !is_root() {
@@ -726,22 +746,7 @@ fn update_changes_a_running_containers_limits_and_they_hold() {
         "20"
     );
     // And JSON on stdin.
-    let mut update = h
-        .cmd()
-        .args(["update", "--resources", "-", &id])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    update
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"pids": {"limit": 15}}"#)
-        .unwrap();
-    let out = update.wait_with_output().unwrap();
+    let out = update_from_stdin(&h, &id, r#"{"pids": {"limit": 15}}"#);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         std::fs::read_to_string(pids.join("pids.max"))
@@ -754,22 +759,11 @@ fn update_changes_a_running_containers_limits_and_they_hold() {
     let state: Value = serde_json::from_slice(&std::fs::read(state_file).unwrap()).unwrap();
     assert_eq!(state["config"]["linux"]["resources"]["pids"]["limit"], 15);
     // checkBeforeUpdate refuses a limit below what the cgroup already uses.
-    let below = h
-        .cmd()
-        .args(["update", "--resources", "-", &id])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut below = below;
-    below
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#)
-        .unwrap();
-    let out = below.wait_with_output().unwrap();
+    let out = update_from_stdin(
+        &h,
+        &id,
+        r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#,
+    );
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("checkBeforeUpdate"),
