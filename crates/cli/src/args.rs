@@ -93,6 +93,19 @@ pub enum Command {
         interval: String,
         id: String,
     },
+    /// Run a new process in a running container.
+    Exec(Box<ExecArgs>),
+    /// List the processes of a container.
+    Ps {
+        #[arg(short, long, value_enum, default_value_t = PsFormat::Table)]
+        format: PsFormat,
+        id: String,
+        /// Arguments for ps(1) (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Print the features husk supports (the runtime spec's features.json).
+    Features,
     /// Write a default config.json.
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -100,6 +113,56 @@ pub enum Command {
         #[arg(long)]
         rootless: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Json,
+}
+
+/// `husk exec`: runc's flags.
+#[derive(Args, Debug, Default)]
+pub struct ExecArgs {
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long = "pidfd-socket", hide = true)]
+    pub pidfd_socket: Option<PathBuf>,
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    #[arg(short, long)]
+    pub tty: bool,
+    /// uid[:gid]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// A process.json to run instead of the command line.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    #[arg(long = "ignore-paused", hide = true)]
+    pub ignore_paused: bool,
+    pub id: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -231,6 +294,18 @@ const LONG_FLAGS: &[&str] = &[
     "mem-bw-schema",
     "stats",
     "interval",
+    "process",
+    "tty",
+    "cwd",
+    "env",
+    "user",
+    "additional-gids",
+    "cap",
+    "no-new-privs",
+    "apparmor",
+    "process-label",
+    "cgroup",
+    "ignore-paused",
 ];
 
 /// Flags that take no value: `--flag=true` becomes `--flag`, `--flag=false` disappears.
@@ -246,19 +321,66 @@ const BOOL_FLAGS: &[&str] = &[
     "force",
     "quiet",
     "stats",
+    "tty",
+    "no-new-privs",
+    "ignore-paused",
 ];
 
-/// Rewrite go-runc's argv into the GNU style clap parses.
+/// Flags of `exec` and `ps` that take a value as the next argument: what comes after them is
+/// not the container id.
+const VALUE_FLAGS: &[&str] = &[
+    "--root",
+    "--log",
+    "--log-format",
+    "--criu",
+    "--rootless",
+    "--console-socket",
+    "--cwd",
+    "--env",
+    "-e",
+    "--user",
+    "-u",
+    "--additional-gids",
+    "-g",
+    "--process",
+    "-p",
+    "--pid-file",
+    "--process-label",
+    "--apparmor",
+    "--cap",
+    "-c",
+    "--preserve-fds",
+    "--cgroup",
+    "--format",
+    "-f",
+];
+
+/// Rewrite go-runc's argv into the GNU style clap parses. The command line that `exec` and `ps`
+/// pass on (everything after the container id) is left as it is.
 pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut after_dashdash = false;
+    let mut out: Vec<String> = Vec::new();
+    let mut verbatim = false;
+    let mut subcommand: Option<String> = None;
     for (i, a) in args.into_iter().enumerate() {
-        if i == 0 || after_dashdash {
+        if i == 0 || verbatim {
             out.push(a);
             continue;
         }
         if a == "--" {
-            after_dashdash = true;
+            verbatim = true;
+            out.push(a);
+            continue;
+        }
+        let after_value_flag = out
+            .last()
+            .is_some_and(|p| VALUE_FLAGS.contains(&p.as_str()));
+        if !a.starts_with('-') && !after_value_flag {
+            match &subcommand {
+                None => subcommand = Some(a.clone()),
+                // The container id: for exec and ps, the rest is the user's command line.
+                Some(c) if c == "exec" || c == "ps" => verbatim = true,
+                Some(_) => {}
+            }
             out.push(a);
             continue;
         }
@@ -310,6 +432,18 @@ mod tests {
         assert_eq!(
             n(&["husk", "--rootless=true", "list"]),
             ["husk", "--rootless=true", "list"]
+        );
+    }
+
+    #[test]
+    fn the_command_after_the_id_is_left_alone() {
+        assert_eq!(
+            n(&["husk", "-root", "/r", "exec", "-tty", "-cwd", "/x", "c1", "ls", "-all"]),
+            ["husk", "--root", "/r", "exec", "--tty", "--cwd", "/x", "c1", "ls", "-all"]
+        );
+        assert_eq!(
+            n(&["husk", "ps", "-format", "json", "c1", "-detach"]),
+            ["husk", "ps", "--format", "json", "c1", "-detach"]
         );
     }
 

@@ -5,10 +5,11 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 use husk_container::state::{status_of, Store};
 use husk_container::{
-    create, delete, events, kill, parse_signal, pause, resume, run, start, update, CreateOptions,
+    create, delete, events, exec, kill, parse_signal, pause, resume, run, start, update,
+    CreateOptions, ExecOptions,
 };
 
-use crate::args::{Cli, Command, CreateArgs, ListFormat};
+use crate::args::{Cli, Command, CreateArgs, ExecArgs, ListFormat, PsFormat};
 
 pub fn dispatch(cli: &Cli) -> Result<i32> {
     let store = Store::new(&cli.root);
@@ -58,6 +59,16 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             })
             .with_context(|| format!("events {id}"))?;
         }
+        Command::Exec(a) => return exec_cmd(&store, a),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&store, id, *format, ps_args)?,
+        Command::Features => {
+            let f = husk_container::features::features();
+            println!("{}", serde_json::to_string_pretty(&f)?);
+        }
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
     }
     Ok(0)
@@ -72,7 +83,24 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        listen_fds: listen_fds(),
+        foreground: false,
     }
+}
+
+/// The socket-activation fds systemd passed to husk itself (LISTEN_PID is husk's pid).
+fn listen_fds() -> u32 {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    if !for_us {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// create + start, then (unless --detach) wait, delete, and exit with the container's code.
@@ -81,8 +109,11 @@ fn run_cmd(store: &Store, r: &crate::args::RunArgs) -> Result<i32> {
     if !r.detach && !r.no_subreaper {
         run::become_subreaper()?;
     }
-    let pid =
-        create(store, &create_options(&r.create)).with_context(|| format!("run {id}: create"))?;
+    let opts = CreateOptions {
+        foreground: !r.detach,
+        ..create_options(&r.create)
+    };
+    let created = create(store, &opts).with_context(|| format!("run {id}: create"))?;
     if let Err(e) = start(store, id) {
         let _ = delete(store, id, true);
         return Err(e).with_context(|| format!("run {id}: start"));
@@ -90,11 +121,83 @@ fn run_cmd(store: &Store, r: &crate::args::RunArgs) -> Result<i32> {
     if r.detach {
         return Ok(0);
     }
-    let code = run::wait_for_exit(pid)?;
+    let code = run::wait_for_exit(created.pid, created.console)?;
     if !r.keep {
         delete(store, id, true).with_context(|| format!("run {id}: delete"))?;
     }
     Ok(code)
+}
+
+/// exec: build the process, start it, and (unless --detach) wait for its exit code.
+fn exec_cmd(store: &Store, a: &ExecArgs) -> Result<i32> {
+    let id = &a.id;
+    let stored = store.peek(id).with_context(|| format!("exec {id}"))?;
+    let process = crate::exec::process(a, stored.config.process().as_ref())
+        .with_context(|| format!("exec {id}"))?;
+    if !a.detach {
+        run::become_subreaper()?;
+    }
+    let opts = ExecOptions {
+        id: id.clone(),
+        process,
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        sub_cgroups: a.cgroup.clone(),
+    };
+    let started = exec(store, &opts).with_context(|| format!("exec {id}"))?;
+    if a.detach {
+        return Ok(0);
+    }
+    Ok(run::wait_for_exit(started.pid, started.console)?)
+}
+
+/// ps: the container's pids as JSON, or ps(1)'s table cut down to them.
+fn ps(store: &Store, id: &str, format: PsFormat, ps_args: &[String]) -> Result<()> {
+    let stored = store.peek(id).with_context(|| format!("ps {id}"))?;
+    let pids = match &stored.cgroup {
+        Some(cg) => cg.pids().with_context(|| format!("ps {id}"))?,
+        None => vec![],
+    };
+    let mut out = std::io::stdout().lock();
+    if format == PsFormat::Json {
+        writeln!(out, "{}", serde_json::to_string(&pids)?)?;
+        return Ok(());
+    }
+    let args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
+    let output = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("running ps")?;
+    if !output.status.success() {
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let Some(pid_col) = header.split_whitespace().position(|h| h == "PID") else {
+        bail!("ps {}: its output has no PID column", args.join(" "));
+    };
+    writeln!(out, "{header}")?;
+    for line in lines {
+        let pid = line
+            .split_whitespace()
+            .nth(pid_col)
+            .and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
 }
 
 fn list(store: &Store, format: ListFormat, quiet: bool) -> Result<()> {

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod exec;
 mod logging;
 mod update;
 

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +21,7 @@ use crate::init::{self, InitArgs};
 use crate::namespaces::{self, NamespacePlan};
 use crate::state::{owner_of, ContainerDir, Store, Stored};
 use crate::sync::{self, ToChild, ToParent};
-use crate::{hooks, kill, process_info, sys, Error};
+use crate::{hooks, kill, process_info, sys, terminal, Error};
 
 /// The flags of `husk create` (and `run`).
 #[derive(Debug, Clone, Default)]
@@ -32,12 +33,34 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Socket-activation fds husk was given (LISTEN_FDS for husk's own pid): passed on at fd
+    /// 3 onward, before the `--preserve-fds` ones, with LISTEN_FDS/LISTEN_PID=1 in the
+    /// process's environment, as runc does.
+    pub listen_fds: u32,
+    /// `run` without --detach: husk stays and may hold the terminal itself.
+    pub foreground: bool,
 }
 
-/// Create the container; returns the init's host pid.
-pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
+/// What `create` made: the init's host pid, and the pty master when husk keeps it (a
+/// foreground `run` with `process.terminal` and no --console-socket).
+#[derive(Debug)]
+pub struct Created {
+    pub pid: i32,
+    pub console: Option<OwnedFd>,
+}
+
+/// Create the container.
+pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     crate::state::validate_id(&opts.id)?;
-    let bundle = Bundle::load(&opts.bundle)?;
+    let mut bundle = Bundle::load(&opts.bundle)?;
+    if opts.listen_fds > 0 {
+        if let Some(p) = bundle.spec.process_mut() {
+            let mut env = p.env().clone().unwrap_or_default();
+            env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+            env.push("LISTEN_PID=1".into());
+            p.set_env(Some(env));
+        }
+    }
     for w in &bundle.warnings {
         tracing::warn!("{w}");
     }
@@ -89,7 +112,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
                 fifo,
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
-                preserve_fds: opts.preserve_fds,
+                preserve_fds: opts.listen_fds + opts.preserve_fds,
             })
         }
         ForkResult::Parent { child: pid } => pid,
@@ -159,7 +182,22 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
         return Err(e.into());
     }
     parent.to_child(&ToChild::HooksDone { state: creating })?;
-    expect(&parent, "Ready", |m| matches!(m, ToParent::Ready))?;
+    let mut console = None;
+    loop {
+        match parent.from_child_with_fd() {
+            Ok((ToParent::Console, Some(master))) if console.is_none() => {
+                match &opts.console_socket {
+                    Some(socket) => terminal::send_to_console_socket(socket, master.as_fd())?,
+                    None => console = Some(master),
+                }
+            }
+            Ok((ToParent::Ready, _)) => break,
+            Ok((ToParent::Error { message }, _)) => return Err(Error::Init(message)),
+            Ok((other, _)) => return Err(Error::Init(format!("expected Ready, got {other:?}"))),
+            Err(sync::SyncError::Closed) => return Err(Error::Init("exited before Ready".into())),
+            Err(e) => return Err(e.into()),
+        }
+    }
 
     stored.created = husk_spec::time::now_rfc3339_nanos();
     dir.save(&stored)?;
@@ -167,17 +205,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<i32, Error> {
         write_pid_file(pid_file, pid)?;
     }
     cleanup.disarm();
-    Ok(pid)
+    Ok(Created { pid, console })
 }
 
 /// What husk cannot do yet is refused by name before anything is made.
 fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
     let process = spec.process().as_ref().expect("validated");
-    if process.terminal().unwrap_or(false) || opts.console_socket.is_some() {
-        return Err(Error::Unsupported(
-            "process.terminal: terminals and --console-socket".into(),
-        ));
-    }
+    check_terminal(process.terminal().unwrap_or(false), opts)?;
     let linux = spec.linux().as_ref().expect("validated");
     if linux.seccomp().is_some() {
         return Err(Error::Unsupported("linux.seccomp".into()));
@@ -186,6 +220,24 @@ fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
     if !plan.creates(CloneFlags::CLONE_NEWNS) {
         return Err(Error::Unsupported(
             "linux.namespaces without a new \"mount\" namespace (husk builds the rootfs in its own)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// runc's rules for where a terminal's master goes: a detached container needs a socket to
+/// send it to; a socket is only for a detached container with a terminal.
+pub fn check_terminal(terminal: bool, opts: &CreateOptions) -> Result<(), Error> {
+    if terminal && !opts.foreground && opts.console_socket.is_none() {
+        return Err(Error::Terminal(
+            "process.terminal is true but no --console-socket was given: \
+             cannot allocate a tty when husk detaches without a console socket",
+        ));
+    }
+    if opts.console_socket.is_some() && (opts.foreground || !terminal) {
+        return Err(Error::Terminal(
+            "--console-socket given, but the process has no terminal (process.terminal: false) \
+             or husk does not detach: cannot use a console socket",
         ));
     }
     Ok(())

@@ -25,7 +25,7 @@ use crate::namespaces::{self, NamespacePlan};
 use crate::process::ExecPlan;
 use crate::resolve::Root;
 use crate::sync::{Channel, ToChild, ToParent};
-use crate::{devices, hooks, rlimits, rootfs, sys};
+use crate::{devices, hooks, rlimits, rootfs, sys, terminal};
 
 /// What the forked processes need, all prepared by the parent before the fork.
 pub struct InitArgs<'a> {
@@ -108,6 +108,8 @@ fn init(args: InitArgs<'_>) -> ! {
 fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .step(|| "resetting the signal mask")?;
+    // A session of its own, as runc's init: no controlling terminal of the caller's.
+    nix::unistd::setsid().step(|| "setsid")?;
     // Not dumpable while husk's fds and the host's view are still reachable: a process of the
     // container cannot ptrace or open /proc/<init>/... until exec resets it.
     nix::sys::prctl::set_dumpable(false).step(|| "prctl(PR_SET_DUMPABLE)")?;
@@ -197,6 +199,15 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         rootfs::pivot(rootfs_path)?;
     }
     let root = Root::open(Path::new("/"))?;
+    // The terminal, from the container's own devpts; the master goes to `create`.
+    if process.terminal().unwrap_or(false) {
+        let pty = terminal::open_pty(process)?;
+        terminal::mount_console(&root, pty.slave.as_fd())?;
+        a.channel
+            .to_parent_with_fd(&ToParent::Console, pty.master.as_fd())
+            .map_err(|e| fail("sending the pty master", e))?;
+        terminal::become_controlling(&pty.slave)?;
+    }
     for (key, value) in linux.sysctl().iter().flatten() {
         write_sysctl(&root, key, value)?;
     }

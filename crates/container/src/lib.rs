@@ -12,6 +12,8 @@ pub mod delete;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod exec;
+pub mod features;
 pub mod hooks;
 pub mod init;
 pub mod kill;
@@ -29,11 +31,13 @@ pub mod start;
 pub mod state;
 pub mod sync;
 pub mod sys;
+pub mod terminal;
 pub mod update;
 
-pub use create::{create, CreateOptions};
+pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use events::events;
+pub use exec::{exec, ExecOptions, Executed};
 pub use kill::{kill, parse_signal};
 pub use pause::{pause, resume};
 pub use start::start;
@@ -58,6 +62,14 @@ pub enum Error {
     /// What the forked init reported.
     #[error("container init: {0}")]
     Init(String),
+    #[error("{0}")]
+    Terminal(&'static str),
+    #[error("cannot exec in container {id}: {why}")]
+    CannotExec { id: String, why: &'static str },
+    #[error("the process to exec is invalid: {0}")]
+    BadProcess(husk_spec::Violations),
+    #[error("{0}")]
+    BadCgroup(String),
     #[error("{0}: not supported yet")]
     Unsupported(String),
     #[error("container {id} is {status}: container not running")]

@@ -53,6 +53,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
     let mut o = MountOptions::default();
     for opt in options {
         let (set, clear): (MsFlags, MsFlags) = match opt.as_str() {
+            "defaults" => (F::empty(), F::empty()),
             "ro" => (F::MS_RDONLY, F::empty()),
             "rw" => (F::empty(), F::MS_RDONLY),
             "nosuid" => (F::MS_NOSUID, F::empty()),

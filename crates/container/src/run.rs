@@ -1,11 +1,17 @@
-//! `husk run` without --detach: wait for the container's init (husk is its subreaper), forward
-//! the signals husk receives to it, and turn its end into an exit code (128+N for signal N).
+//! `husk run` and `husk exec` without --detach: wait for the process (husk is its subreaper),
+//! forward the signals husk receives to it, relay its terminal when husk holds the pty, and
+//! turn its end into an exit code (128+N for signal N).
 
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::error::{StepContext, SysError};
+use crate::terminal::Relay;
 
 /// Become the subreaper of everything forked from here, so that the init (whose parent, the
 /// intermediate, exits) is reparented to us and we can wait for it.
@@ -24,8 +30,9 @@ const FORWARDED: &[Signal] = &[
     Signal::SIGCONT,
 ];
 
-/// Wait for `pid` to exit, forwarding signals to it; reaps any other orphan on the way.
-pub fn wait_for_exit(pid: i32) -> Result<i32, SysError> {
+/// Wait for `pid` to exit, forwarding signals to it and relaying its terminal when husk holds
+/// the pty master; reaps any other orphan on the way.
+pub fn wait_for_exit(pid: i32, console: Option<OwnedFd>) -> Result<i32, SysError> {
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
     for s in FORWARDED {
@@ -33,34 +40,86 @@ pub fn wait_for_exit(pid: i32) -> Result<i32, SysError> {
     }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
         .step(|| "blocking signals")?;
+    let signals = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .step(|| "signalfd")?;
+    let mut relay = console.map(Relay::new);
     loop {
         // Reap first: the child may have exited before the signals were blocked.
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
-                Ok(WaitStatus::Exited(p, code)) if p == Pid::from_raw(pid) => return Ok(code),
-                Ok(WaitStatus::Signaled(p, sig, _)) if p == Pid::from_raw(pid) => {
-                    return Ok(128 + sig as i32)
-                }
-                Ok(WaitStatus::StillAlive) => break,
-                Ok(_) => continue,
-                Err(nix::Error::ECHILD) => {
-                    // Not our child (run with --no-subreaper): its status cannot be known.
-                    return Err(crate::error::fail(
-                        format!("waiting for the container's init {pid}"),
-                        "it is not husk's child (--no-subreaper), so its exit status is unknown",
-                    ));
-                }
-                Err(nix::Error::EINTR) => continue,
-                Err(e) => return Err(e).step(|| "waiting for the container"),
+        if let Some(code) = reap(pid)? {
+            if let Some(r) = relay.as_mut() {
+                r.from_master();
+            }
+            return Ok(code);
+        }
+        let stdin = std::io::stdin();
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        let (want_stdin, want_master) = relay.as_ref().map(|r| r.wants()).unwrap_or_default();
+        let stdin_at = want_stdin.then(|| {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let master_at = match (&relay, want_master) {
+            (Some(r), true) => {
+                fds.push(PollFd::new(r.master.as_fd(), PollFlags::POLLIN));
+                Some(fds.len() - 1)
+            }
+            _ => None,
+        };
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::Error::EINTR) => continue,
+            r => r.step(|| "waiting for the container")?,
+        };
+        let ready = |i: Option<usize>| {
+            i.and_then(|i| fds[i].revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (stdin_ready, master_ready) = (ready(stdin_at), ready(master_at));
+        if let Some(r) = relay.as_mut() {
+            if stdin_ready {
+                r.from_stdin();
+            }
+            if master_ready {
+                r.from_master();
             }
         }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) => {}
-            Ok(sig) => {
-                let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
+        while let Ok(Some(info)) = signals.read_signal() {
+            let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                continue;
+            };
+            match sig {
+                Signal::SIGCHLD => {}
+                Signal::SIGWINCH if relay.is_some() => {
+                    if let Some(r) = &relay {
+                        r.resize();
+                    }
+                }
+                sig => {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
+                }
             }
-            Err(nix::Error::EINTR) => {}
-            Err(e) => return Err(e).step(|| "waiting for signals"),
+        }
+    }
+}
+
+/// The exit code of `pid` if it has ended (128+N for signal N); other children are reaped.
+fn reap(pid: i32) -> Result<Option<i32>, SysError> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::Exited(p, code)) if p == Pid::from_raw(pid) => return Ok(Some(code)),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == Pid::from_raw(pid) => {
+                return Ok(Some(128 + sig as i32))
+            }
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(_) => continue,
+            Err(nix::Error::ECHILD) => {
+                // Not our child (run with --no-subreaper): its status cannot be known.
+                return Err(crate::error::fail(
+                    format!("waiting for the container's process {pid}"),
+                    "it is not husk's child (--no-subreaper), so its exit status is unknown",
+                ));
+            }
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e).step(|| "waiting for the container"),
         }
     }
 }

@@ -22,19 +22,30 @@
 //! Any side may send `Error{message}` instead and exit. A closed socket (EOF) means the other
 //! side died; the parent then reports it instead of hanging.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use husk_spec::ContainerState;
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
+
+use crate::sys;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToParent {
     Hello,
-    InitPid { pid: i32 },
+    InitPid {
+        pid: i32,
+    },
     RunHooks,
+    /// The pty master of a `process.terminal` process, passed as SCM_RIGHTS with this message.
+    Console,
     Ready,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,11 +98,7 @@ impl Channel {
     fn send_raw<T: Serialize>(&self, what: &'static str, msg: &T) -> Result<(), SyncError> {
         let data = serde_json::to_vec(msg).expect("sync messages serialise");
         loop {
-            match send(
-                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
-                &data,
-                MsgFlags::MSG_NOSIGNAL,
-            ) {
+            match send(self.fd.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL) {
                 Ok(_) => return Ok(()),
                 Err(nix::Error::EINTR) => continue,
                 Err(source) => return Err(SyncError::Send { what, source }),
@@ -99,15 +106,31 @@ impl Channel {
         }
     }
 
-    fn recv_raw<T: for<'de> Deserialize<'de>>(&self) -> Result<T, SyncError> {
+    /// One message, and the fd that came with it (SCM_RIGHTS), if any.
+    fn recv_raw<T: for<'de> Deserialize<'de>>(&self) -> Result<(T, Option<OwnedFd>), SyncError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let n = loop {
-            match recv(
-                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
-                &mut buf,
-                MsgFlags::empty(),
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
-                Ok(n) => break n,
+                Ok(msg) => {
+                    let mut fd = None;
+                    if let Ok(cmsgs) = msg.cmsgs() {
+                        for c in cmsgs {
+                            if let ControlMessageOwned::ScmRights(fds) = c {
+                                for raw in fds {
+                                    fd = Some(sys::own_fd(raw));
+                                }
+                            }
+                        }
+                    }
+                    break (msg.bytes, fd);
+                }
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(SyncError::Recv(e)),
             }
@@ -115,20 +138,51 @@ impl Channel {
         if n == 0 {
             return Err(SyncError::Closed);
         }
-        serde_json::from_slice(&buf[..n]).map_err(SyncError::Malformed)
+        let msg = serde_json::from_slice(&buf[..n]).map_err(SyncError::Malformed)?;
+        Ok((msg, fd))
+    }
+
+    /// Send `msg` with `fd` attached (SCM_RIGHTS).
+    pub fn to_parent_with_fd(&self, msg: &ToParent, fd: BorrowedFd<'_>) -> Result<(), SyncError> {
+        let data = serde_json::to_vec(msg).expect("sync messages serialise");
+        let fds = [fd.as_raw_fd()];
+        let iov = [std::io::IoSlice::new(&data)];
+        loop {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                &[ControlMessage::ScmRights(&fds)],
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(nix::Error::EINTR) => continue,
+                Err(source) => {
+                    return Err(SyncError::Send {
+                        what: "fd to parent",
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The child's next message, and the fd sent with it.
+    pub fn from_child_with_fd(&self) -> Result<(ToParent, Option<OwnedFd>), SyncError> {
+        self.recv_raw()
     }
 
     pub fn to_parent(&self, msg: &ToParent) -> Result<(), SyncError> {
         self.send_raw("message to parent", msg)
     }
     pub fn from_child(&self) -> Result<ToParent, SyncError> {
-        self.recv_raw()
+        self.recv_raw().map(|(m, _)| m)
     }
     pub fn to_child(&self, msg: &ToChild) -> Result<(), SyncError> {
         self.send_raw("message to child", msg)
     }
     pub fn from_parent(&self) -> Result<ToChild, SyncError> {
-        self.recv_raw()
+        self.recv_raw().map(|(m, _)| m)
     }
 
     /// Wait for the parent's `Proceed`.
@@ -158,6 +212,13 @@ mod tests {
         assert_eq!(p.from_child().unwrap(), ToParent::InitPid { pid: 42 });
         p.to_child(&ToChild::Proceed).unwrap();
         c.expect_proceed().unwrap();
+        let file = std::fs::File::open("/dev/null").unwrap();
+        c.to_parent_with_fd(&ToParent::Console, file.as_fd())
+            .unwrap();
+        let (msg, fd) = p.from_child_with_fd().unwrap();
+        assert_eq!(msg, ToParent::Console);
+        let st = nix::sys::stat::fstat(fd.unwrap().as_raw_fd()).unwrap();
+        assert_eq!(st.st_rdev, nix::sys::stat::makedev(1, 3));
         drop(c);
         assert!(matches!(p.from_child(), Err(SyncError::Closed)));
     }

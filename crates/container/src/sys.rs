@@ -279,3 +279,67 @@ pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Take ownership of an fd the kernel just handed us (SCM_RIGHTS, ioctl results).
+pub fn own_fd(raw: RawFd) -> OwnedFd {
+    // SAFETY: callers pass an fd that was just created for this process and that nothing else
+    // owns or will close.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}
+
+/// Unlock a pty master (unlockpt) and open its peer with TIOCGPTPEER: the slave is reached
+/// through the master itself, never by a /dev/pts path the container could swap.
+pub fn pty_peer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    const TIOCGPTPEER: libc::c_ulong = 0x5441;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one c_int from the pointer, which is valid for the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as its integer argument and returns a new fd.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), TIOCGPTPEER as _, flags) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(own_fd(ret))
+}
+
+/// A terminal's size (TIOCGWINSZ), as (rows, columns).
+pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the pointer, valid for the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((ws.ws_row, ws.ws_col))
+}
+
+/// Set a terminal's size (TIOCSWINSZ).
+pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, valid for the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Make the terminal on fd 0 the calling session leader's controlling terminal (TIOCSCTTY).
+pub fn set_controlling_terminal() -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal).
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

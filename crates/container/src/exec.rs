@@ -1,0 +1,391 @@
+//! `husk exec`: a new process in a running container, top to bottom.
+//!
+//! ```text
+//! husk exec                    intermediate                        process
+//!   open /proc/<init>/ns/*, root
+//!   fork ──────────────────▶   (not dumpable)
+//!   ◀───────────────── Hello
+//!   cgroup += pid
+//!   Proceed ──────────────▶    setns: user first, then the rest
+//!                              chroot to the init's root
+//!                              fork ──────────────────────────────▶
+//!   ◀────────── InitPid{pid}   exit 0                               setsid, pty (Console+fd),
+//!                                                                   rlimits, user, caps, cwd
+//!   ◀──────────────────────────────────────────── EOF on exec, or Error
+//!   pid file; wait (unless --detach) and return its exit code
+//! ```
+//! Like `create`, husk is single-threaded here, so the forked children may allocate and log.
+
+use std::convert::Infallible;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use husk_cgroups::Cgroup;
+use husk_spec::Status;
+use nix::sched::{setns, CloneFlags};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::ForkResult;
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use crate::create::{check_terminal, write_pid_file, CreateOptions};
+use crate::error::{fail, StepContext, SysError};
+use crate::process::ExecPlan;
+use crate::state::Store;
+use crate::sync::{self, Channel, ToChild, ToParent};
+use crate::{namespaces, rlimits, sys, terminal, Error};
+
+/// The flags of `husk exec`, with the process already built from `--process` or the
+/// command line.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub id: String,
+    pub process: Process,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    /// `--cgroup`: a sub-cgroup of the container's (`path`, or `controller[,controller]:path`).
+    pub sub_cgroups: Vec<String>,
+}
+
+/// The started process: its host pid, and the pty master when husk keeps it.
+#[derive(Debug)]
+pub struct Executed {
+    pub pid: i32,
+    pub console: Option<OwnedFd>,
+}
+
+/// The proc name of each namespace type, in the order they are joined: the user namespace
+/// first (it grants the rights to join the others), the mount namespace last.
+const JOIN_ORDER: &[(LinuxNamespaceType, &str)] = &[
+    (LinuxNamespaceType::User, "user"),
+    (LinuxNamespaceType::Ipc, "ipc"),
+    (LinuxNamespaceType::Uts, "uts"),
+    (LinuxNamespaceType::Network, "net"),
+    (LinuxNamespaceType::Pid, "pid"),
+    (LinuxNamespaceType::Cgroup, "cgroup"),
+    (LinuxNamespaceType::Time, "time"),
+    (LinuxNamespaceType::Mount, "mnt"),
+];
+
+/// What the forked side needs, opened by the parent while the init is pinned.
+struct Target {
+    namespaces: Vec<(CloneFlags, &'static str, OwnedFd)>,
+    root: OwnedFd,
+}
+
+pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
+    let dir = store.open(&opts.id)?;
+    let stored = dir.load()?;
+    let status = dir.status(&stored);
+    match status {
+        Status::Created | Status::Running => {}
+        Status::Paused => {
+            return Err(Error::CannotExec {
+                id: opts.id.clone(),
+                why: "it is paused (resume it first)",
+            })
+        }
+        _ => {
+            return Err(Error::CannotExec {
+                id: opts.id.clone(),
+                why: "it is not running",
+            })
+        }
+    }
+    check_process(&stored.config, &opts.process)?;
+    check_terminal(
+        opts.process.terminal().unwrap_or(false),
+        &CreateOptions {
+            foreground: !opts.detach,
+            console_socket: opts.console_socket.clone(),
+            ..CreateOptions::default()
+        },
+    )?;
+    let cgroup = match &stored.cgroup {
+        Some(cg) => Some(sub_cgroup(cg, &opts.sub_cgroups)?),
+        None => None,
+    };
+
+    // Pin the init, open what we join, then check it is still the container's init.
+    let pidfd = sys::pidfd_open(stored.pid).step(|| format!("pidfd_open({})", stored.pid))?;
+    let target = open_target(&stored.config, stored.pid)?;
+    if !crate::process_info::is_alive(stored.pid, stored.pid_start) {
+        return Err(Error::CannotExec {
+            id: opts.id.clone(),
+            why: "its init exited",
+        });
+    }
+    drop(pidfd);
+    // Read now: the forked side cannot read the container's config files once inside.
+    let plan = ExecPlan::from_process(&opts.process)?;
+
+    let (parent, child) = sync::pair()?;
+    let intermediate = match sys::fork().step(|| "forking")? {
+        ForkResult::Child => {
+            drop(parent);
+            intermediate_side(&child, &target, &opts.process, plan, opts.preserve_fds)
+        }
+        ForkResult::Parent { child: pid } => pid,
+    };
+    drop(child);
+    drop(target);
+    let result = parent_side(&parent, intermediate, cgroup.as_ref(), opts);
+    if result.is_err() {
+        let _ = nix::sys::signal::kill(intermediate, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(intermediate, None);
+    }
+    result
+}
+
+fn parent_side(
+    parent: &Channel,
+    intermediate: nix::unistd::Pid,
+    cgroup: Option<&Cgroup>,
+    opts: &ExecOptions,
+) -> Result<Executed, Error> {
+    match parent.from_child()? {
+        ToParent::Hello => {}
+        ToParent::Error { message } => return Err(Error::Init(message)),
+        other => return Err(Error::Init(format!("expected Hello, got {other:?}"))),
+    }
+    if let Some(cg) = cgroup {
+        cg.add_pid(intermediate.as_raw())?;
+    }
+    parent.to_child(&ToChild::Proceed)?;
+    let pid = match parent.from_child()? {
+        ToParent::InitPid { pid } => pid,
+        ToParent::Error { message } => return Err(Error::Init(message)),
+        other => return Err(Error::Init(format!("expected the pid, got {other:?}"))),
+    };
+    match waitpid(intermediate, None) {
+        Ok(WaitStatus::Exited(_, 0)) => {}
+        other => {
+            crate::kill::kill_and_wait(pid);
+            return Err(Error::Init(format!(
+                "intermediate process ended with {other:?}"
+            )));
+        }
+    }
+    // Until the process execs: its terminal, or why it could not exec. EOF means it exec'd
+    // (the socket is close-on-exec).
+    let mut console = None;
+    loop {
+        match parent.from_child_with_fd() {
+            Ok((ToParent::Console, Some(master))) if console.is_none() => {
+                match &opts.console_socket {
+                    Some(socket) => {
+                        if let Err(e) = terminal::send_to_console_socket(socket, master.as_fd()) {
+                            crate::kill::kill_and_wait(pid);
+                            return Err(e.into());
+                        }
+                    }
+                    None => console = Some(master),
+                }
+            }
+            Err(sync::SyncError::Closed) => break,
+            Ok((ToParent::Error { message }, _)) => {
+                crate::kill::kill_and_wait(pid);
+                return Err(Error::Init(message));
+            }
+            Ok((other, _)) => {
+                crate::kill::kill_and_wait(pid);
+                return Err(Error::Init(format!("unexpected {other:?}")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, pid)?;
+    }
+    Ok(Executed { pid, console })
+}
+
+/// The process must fit the container it joins: validated as part of its config.
+fn check_process(config: &oci_spec::runtime::Spec, process: &Process) -> Result<(), Error> {
+    let mut spec = config.clone();
+    spec.set_process(Some(process.clone()));
+    husk_spec::validate::validate(&spec).map_err(Error::BadProcess)?;
+    if process
+        .apparmor_profile()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(Error::Unsupported(
+            "process.apparmorProfile (--apparmor): AppArmor is not enabled on this host".into(),
+        ));
+    }
+    if process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(Error::Unsupported(
+            "process.selinuxLabel (--process-label): SELinux is not enabled on this host".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `--cgroup`: the container's cgroup, or a sub-cgroup of it in the named controllers'
+/// hierarchies (all of them when no controller is named). The sub-cgroup must exist.
+fn sub_cgroup(cg: &Cgroup, specs: &[String]) -> Result<Cgroup, Error> {
+    let mut out = cg.clone();
+    for spec in specs {
+        let (controllers, path) = match spec.split_once(':') {
+            Some((c, p)) => (c.split(',').map(str::to_string).collect::<Vec<_>>(), p),
+            None => (vec![], spec.as_str()),
+        };
+        let rel = std::path::Path::new(path.trim_start_matches('/'));
+        if rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(Error::BadCgroup(format!(
+                "--cgroup {spec:?}: the path must stay inside the container's cgroup"
+            )));
+        }
+        let mut matched = controllers.is_empty();
+        for h in &mut out.hierarchies {
+            let wanted = controllers.is_empty()
+                || controllers
+                    .iter()
+                    .any(|c| h.controllers.contains(c) || (h.v2 && h.has(c)));
+            if !wanted {
+                continue;
+            }
+            matched = true;
+            let sub = h.rel.join(rel);
+            if !h.mount.join(&sub).is_dir() {
+                return Err(Error::BadCgroup(format!(
+                    "--cgroup {spec:?}: {} does not exist",
+                    h.mount.join(&sub).display()
+                )));
+            }
+            h.rel = sub;
+        }
+        if !matched {
+            return Err(Error::BadCgroup(format!(
+                "--cgroup {spec:?}: the container has no such controller"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Open the init's namespaces (those the config gives the container) and its root.
+fn open_target(config: &oci_spec::runtime::Spec, pid: i32) -> Result<Target, Error> {
+    let listed: Vec<LinuxNamespaceType> = config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.typ())
+        .collect();
+    let mut namespaces = Vec::new();
+    for (typ, name) in JOIN_ORDER {
+        if !listed.contains(typ) {
+            continue;
+        }
+        let path = format!("/proc/{pid}/ns/{name}");
+        let fd = std::fs::File::open(&path).step(|| format!("opening {path}"))?;
+        // Joining one's own user namespace is an error (EINVAL); the others are no-ops.
+        let own = std::fs::metadata(format!("/proc/self/ns/{name}")).ok();
+        let theirs = fd.metadata().ok();
+        if let (Some(a), Some(b)) = (own, theirs) {
+            use std::os::unix::fs::MetadataExt;
+            if a.ino() == b.ino() && a.dev() == b.dev() {
+                continue;
+            }
+        }
+        namespaces.push((namespaces::flag(*typ), *name, OwnedFd::from(fd)));
+    }
+    let root_path = format!("/proc/{pid}/root");
+    let root = sys::openat(
+        crate::resolve::cwd(),
+        &std::ffi::CString::new(root_path.clone()).unwrap_or_default(),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .step(|| format!("opening {root_path}"))?;
+    Ok(Target { namespaces, root })
+}
+
+/// Report `err` to the parent and exit (the forked side's way out).
+fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
+    let _ = channel.to_parent(&ToParent::Error {
+        message: err.to_string(),
+    });
+    sys::exit_now(1)
+}
+
+fn intermediate_side(
+    channel: &Channel,
+    target: &Target,
+    process: &Process,
+    plan: ExecPlan,
+    preserve_fds: u32,
+) -> ! {
+    let enter = || -> Result<(), SysError> {
+        // Not dumpable: nothing in the container may open /proc/<pid>/exe or our fds while we
+        // are inside (CVE-2019-5736); exec resets it.
+        nix::sys::prctl::set_dumpable(false).step(|| "prctl(PR_SET_DUMPABLE)")?;
+        channel
+            .to_parent(&ToParent::Hello)
+            .map_err(|e| fail("sync", e))?;
+        channel.expect_proceed().map_err(|e| fail("sync", e))?;
+        for (flag, name, fd) in &target.namespaces {
+            setns(fd, *flag).step(|| format!("joining the container's {name} namespace"))?;
+        }
+        // The init's root, whether it got there by pivot_root or (--no-pivot) by chroot.
+        nix::unistd::fchdir(target.root.as_raw_fd()).step(|| "entering the container's root")?;
+        nix::unistd::chroot(".").step(|| "chroot to the container's root")?;
+        Ok(())
+    };
+    if let Err(e) = enter() {
+        die(channel, e);
+    }
+    match sys::fork() {
+        Err(e) => die(channel, fail("forking the process", e)),
+        Ok(ForkResult::Child) => match process_side(channel, process, plan, preserve_fds) {
+            Ok(never) => match never {},
+            Err(e) => die(channel, e),
+        },
+        Ok(ForkResult::Parent { child }) => {
+            let _ = channel.to_parent(&ToParent::InitPid {
+                pid: sys::raw(child),
+            });
+            sys::exit_now(0)
+        }
+    }
+}
+
+/// The process itself, inside every namespace: terminal, limits, identity, exec.
+fn process_side(
+    channel: &Channel,
+    process: &Process,
+    mut plan: ExecPlan,
+    preserve_fds: u32,
+) -> Result<Infallible, SysError> {
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .step(|| "resetting the signal mask")?;
+    nix::unistd::setsid().step(|| "setsid")?;
+    nix::unistd::chdir("/").step(|| "chdir /")?;
+    if process.terminal().unwrap_or(false) {
+        let pty = terminal::open_pty(process)?;
+        channel
+            .to_parent_with_fd(&ToParent::Console, pty.master.as_fd())
+            .map_err(|e| fail("sending the pty master", e))?;
+        terminal::become_controlling(&pty.slave)?;
+    }
+    rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    plan.add_home();
+    let exe = plan.find_executable()?;
+    plan.become_user()?;
+    plan.enter_cwd()?;
+    plan.apply_umask();
+    sys::cloexec_from(3 + preserve_fds).step(|| "marking fds close-on-exec")?;
+    Err(plan.exec(&exe))
+}

@@ -1,0 +1,363 @@
+//! `husk exec`, `ps`, `features`, and the create flags clients pass (--preserve-fds,
+//! LISTEN_FDS, --no-new-keyring, --log-format json), checked from inside the container and
+//! in /proc. Needs root.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+
+use husk_e2e::*;
+
+/// A running container (`sleep`), its id and its init's pid.
+fn running(h: &Husk, b: &TestBundle, prefix: &str) -> (String, i64) {
+    let id = unique(prefix);
+    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let pid = h.state(&id)["pid"].as_i64().unwrap();
+    (id, pid)
+}
+
+fn ns_of(pid: i64, ns: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+#[test]
+fn exec_runs_in_every_namespace_and_the_cgroup_of_the_container() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let (id, init) = running(&h, &b, "exec");
+    // The exec'd shell reports its own namespaces and cgroup from inside, then waits, so that
+    // the host can compare them with the init's.
+    let out = h.run(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done; \
+         echo pid1=$(cat /proc/1/comm); hostname; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    for (i, ns) in ["pid", "mnt", "uts", "ipc", "net"].iter().enumerate() {
+        assert_eq!(
+            lines[i],
+            ns_of(init, ns),
+            "{ns} namespace of the exec'd process"
+        );
+    }
+    assert_eq!(
+        lines[5], "pid1=sleep",
+        "the exec'd process sees the init as pid 1"
+    );
+    assert_eq!(lines[6], b.config["hostname"].as_str().unwrap());
+
+    // A detached exec: its pid file names a process in the container's cgroup.
+    let dir = TempDir::new("husk-exec");
+    let pid_file = dir.path().join("exec.pid");
+    h.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "50",
+    ]);
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap(),
+        "sleep\n"
+    );
+    for controller in ["memory", "pids", "cpu"] {
+        assert_eq!(
+            cgroup_of(pid, controller),
+            cgroup_of(init, controller),
+            "{controller} cgroup of the exec'd process"
+        );
+    }
+    assert_eq!(ns_of(pid, "pid"), ns_of(init, "pid"));
+
+    // ps lists both, as JSON and as ps(1)'s table cut to the container.
+    let pids: Vec<i64> = serde_json::from_str(&h.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert!(pids.contains(&init) && pids.contains(&pid), "{pids:?}");
+    let table = h.ok(&["ps", &id, "-o", "pid,comm"]);
+    let mut rows: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        rows.remove(0).split_whitespace().collect::<Vec<_>>(),
+        ["PID", "COMMAND"]
+    );
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows.iter().all(|r| r.ends_with("sleep")), "{table}");
+    h.ok(&["delete", "--force", &id]);
+    h.assert_no_trace(&id);
+}
+
+#[test]
+fn exec_flags_set_user_env_cwd_caps_and_no_new_privs() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let (id, _) = running(&h, &b, "execflags");
+    let out = h.ok(&[
+        "exec",
+        "--user",
+        "1000:1001",
+        "--additional-gids",
+        "2000",
+        "--env",
+        "FOO=bar baz",
+        "--cwd",
+        "/tmp",
+        &id,
+        "sh",
+        "-c",
+        "id -u; id -g; id -G; echo \"$FOO\"; pwd; grep NoNewPrivs /proc/self/status",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[..5],
+        ["1000", "1001", "1001 2000", "bar baz", "/tmp"]
+    );
+    // The default spec sets noNewPrivileges; the container's process keeps it.
+    assert!(lines[5].ends_with('1'), "{out}");
+
+    // --cap adds to the bounding, effective and permitted sets.
+    let caps = |extra: &[&str]| -> u64 {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[&id, "grep", "CapEff", "/proc/self/status"]);
+        let out = h.ok(&args);
+        u64::from_str_radix(out.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    const CAP_NET_ADMIN: u64 = 1 << 12;
+    assert_eq!(caps(&[]) & CAP_NET_ADMIN, 0);
+    assert_ne!(caps(&["--cap", "CAP_NET_ADMIN"]) & CAP_NET_ADMIN, 0);
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn exec_from_a_process_file_applies_its_rlimits_and_capabilities() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let (id, _) = running(&h, &b, "execproc");
+    let dir = TempDir::new("husk-proc");
+    let process = json!({
+        "args": ["sh", "-c", "ulimit -n; grep -E '^Cap(Eff|Bnd)' /proc/self/status; echo $MARK"],
+        "env": ["PATH=/bin", "MARK=from-process-json"],
+        "cwd": "/",
+        "user": {"uid": 0, "gid": 0},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 321, "soft": 123}],
+        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}
+    });
+    let file = dir.path().join("process.json");
+    std::fs::write(&file, process.to_string()).unwrap();
+    let out = h.ok(&["exec", "--process", file.to_str().unwrap(), &id]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "123");
+    assert_eq!(
+        lines[1].split_whitespace().nth(1),
+        Some("0000000000000020"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[2].split_whitespace().nth(1),
+        Some("0000000000000020"),
+        "{out}"
+    );
+    assert_eq!(lines[3], "from-process-json");
+
+    // A process that breaks the spec names the field; nothing runs.
+    std::fs::write(
+        &file,
+        json!({"args": ["true"], "cwd": "relative", "user": {"uid": 0, "gid": 0}}).to_string(),
+    )
+    .unwrap();
+    let out = h.run(&["exec", "--process", file.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("process.cwd"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A missing executable is the exec's error, with a non-zero exit.
+    let out = h.run(&["exec", &id, "no-such-program"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no-such-program"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn exec_is_refused_in_a_stopped_or_paused_container() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let (id, _) = running(&h, &b, "execstate");
+    h.ok(&["pause", &id]);
+    let out = h.run(&["exec", &id, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("paused"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.ok(&["resume", &id]);
+    h.ok(&["kill", &id, "KILL"]);
+    wait_for(|| h.state(&id)["status"] == "stopped", "stopped");
+    let out = h.run(&["exec", &id, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not running"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = h.run(&["exec", "no-such-container", "true"]);
+    assert!(text(&out.stderr).contains("does not exist"));
+    h.ok(&["delete", &id]);
+}
+
+#[test]
+fn features_lists_what_husk_supports() {
+    let h = Husk::new();
+    let f: Value = serde_json::from_str(&h.ok(&["features"])).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let ns = list(&f["linux"]["namespaces"]);
+    for n in ["mount", "pid", "user", "network", "cgroup", "time"] {
+        assert!(ns.contains(&n.to_string()), "{n}");
+    }
+    assert!(list(&f["hooks"]).contains(&"createContainer".to_string()));
+    assert!(list(&f["mountOptions"]).contains(&"rro".to_string()));
+    assert_eq!(f["linux"]["cgroup"]["v2"], true);
+    // What husk cannot do on this machine is not claimed.
+    assert_eq!(f["linux"]["cgroup"]["systemd"], false);
+    assert_eq!(f["linux"]["apparmor"]["enabled"], false);
+}
+
+#[test]
+fn preserved_and_socket_activation_fds_reach_the_container() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let dir = TempDir::new("husk-fds");
+    let b = TestBundle::busybox(&[
+        "sh",
+        "-c",
+        "cat <&3; cat <&4; cat <&5 2>/dev/null || echo no-fd-5; echo \"$LISTEN_FDS $LISTEN_PID\"",
+    ]);
+    let files: Vec<std::fs::File> = ["listen", "kept", "leaked"]
+        .iter()
+        .map(|n| {
+            let p = dir.path().join(n);
+            std::fs::write(&p, format!("{n}\n")).unwrap();
+            std::fs::File::open(p).unwrap()
+        })
+        .collect();
+    let id = unique("fds");
+    // LISTEN_PID must be husk's own pid: a shell in between sets it, as systemd does, and
+    // execs husk with fds 3, 4, 5 open.
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$@\"", "sh"]);
+    sh.arg(husk_bin()).arg("--root").arg(h.root.path()).args([
+        "run",
+        "--preserve-fds",
+        "1",
+        "-b",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let raw: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+    // SAFETY (test): only dup2, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        sh.pre_exec(move || {
+            // Through high numbers first, so that no source is overwritten before it is copied.
+            for (i, fd) in raw.iter().enumerate() {
+                nix::unistd::dup2(*fd, 100 + i as i32)?;
+            }
+            for i in 0..raw.len() as i32 {
+                nix::unistd::dup2(100 + i, 3 + i)?;
+                nix::unistd::close(100 + i)?;
+            }
+            Ok(())
+        });
+    }
+    let out = run_to_files(&mut sh);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "listen\nkept\nno-fd-5\n1 1\n");
+}
+
+#[test]
+fn a_new_session_keyring_unless_no_new_keyring() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let mut b = TestBundle::busybox(&["cat", "/proc/keys"]);
+    // The default spec masks /proc/keys; this test reads it.
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.write();
+    let id = unique("keys");
+    let out = h.ok(&["run", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(out.contains(&format!("_ses.{id}")), "{out}");
+    let id2 = unique("nokeys");
+    let out = h.ok(&[
+        "run",
+        "--no-new-keyring",
+        "-b",
+        b.path().to_str().unwrap(),
+        &id2,
+    ]);
+    assert!(!out.contains("_ses.nokeys"), "{out}");
+}
+
+#[test]
+fn failures_are_written_to_the_log_as_runcs_json_lines() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let dir = TempDir::new("husk-log");
+    let log = dir.path().join("log.json");
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let (id, _) = running(&h, &b, "log");
+    let out = h.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "exec",
+        &id,
+        "no-such-program",
+    ]);
+    assert!(!out.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(
+        last["msg"].as_str().unwrap().contains("no-such-program"),
+        "{last}"
+    );
+    assert!(last["time"].as_str().is_some());
+    h.ok(&["delete", "--force", &id]);
+}
