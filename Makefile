@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: all build deps deps-cgroupv2 demo test test-cgroupv2 check unit e2e clean
+.PHONY: all build deps deps-cgroupv2 deps-clients demo test test-cgroupv2 test-clients check unit e2e clean
 
 all: build
 
@@ -18,6 +18,12 @@ deps:
 deps-cgroupv2: deps
 	@{ command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null && ls /boot/vmlinuz-* >/dev/null 2>&1; } || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 linux-image-amd64 cpio; }
+
+# The real clients: containerd (with ctr and the runc v2 shim) and podman; script(1) gives
+# their --tty runs a terminal.
+deps-clients: deps
+	@{ command -v containerd >/dev/null && command -v podman >/dev/null && command -v script >/dev/null; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd podman bsdutils; }
 
 # Build husk, make a busybox bundle, run it and show its output.
 demo: deps build
@@ -44,7 +50,11 @@ test-cgroupv2: deps-cgroupv2 build
 	tests=$$($(CARGO) test -p husk-e2e --test cgroups --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
 
-test: check unit e2e test-cgroupv2
+# containerd and podman driving husk (integration/clients).
+test-clients: deps-clients build
+	bash integration/clients/containerd.sh $(CURDIR)/$(HUSK)
+
+test: check unit e2e test-cgroupv2 test-clients
 
 clean:
 	$(CARGO) clean
