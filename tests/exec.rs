@@ -252,6 +252,8 @@ fn features_lists_what_husk_supports() {
     // What husk cannot do on this machine is not claimed.
     assert_eq!(f["linux"]["cgroup"]["systemd"], false);
     assert_eq!(f["linux"]["apparmor"]["enabled"], false);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    assert!(list(&f["linux"]["seccomp"]["actions"]).contains(&"SCMP_ACT_NOTIFY".to_string()));
 }
 
 #[test]

@@ -19,6 +19,7 @@ use oci_spec::runtime::Spec;
 use crate::error::StepContext;
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, NamespacePlan};
+use crate::seccomp::{connect_listener, SeccompPlan};
 use crate::state::{owner_of, ContainerDir, Store, Stored};
 use crate::sync::{self, ToChild, ToParent};
 use crate::{hooks, kill, process_info, sys, terminal, Error};
@@ -68,6 +69,17 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let plan = NamespacePlan::from_linux(linux);
 
+    // The filter is compiled, and the seccomp agent reached, before anything is made.
+    let seccomp = linux
+        .seccomp()
+        .as_ref()
+        .map(SeccompPlan::compile)
+        .transpose()?;
+    let seccomp_listener = match seccomp.as_ref().and_then(|p| p.listener.as_ref()) {
+        Some(l) if seccomp.as_ref().is_some_and(|p| p.notify) => Some(connect_listener(l)?),
+        _ => None,
+    };
+
     let dir = store.create(&opts.id)?;
     let mut cleanup = Cleanup::new(&dir);
 
@@ -113,11 +125,14 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 preserve_fds: opts.listen_fds + opts.preserve_fds,
+                seccomp: seccomp.as_ref(),
+                seccomp_listener: seccomp_listener.as_ref(),
             })
         }
         ForkResult::Parent { child: pid } => pid,
     };
     drop(child);
+    drop(seccomp_listener); // the init holds it now
     cleanup.intermediate = Some(intermediate);
 
     expect(&parent, "Hello", |m| matches!(m, ToParent::Hello))?;
@@ -213,9 +228,6 @@ fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
     let process = spec.process().as_ref().expect("validated");
     check_terminal(process.terminal().unwrap_or(false), opts)?;
     let linux = spec.linux().as_ref().expect("validated");
-    if linux.seccomp().is_some() {
-        return Err(Error::Unsupported("linux.seccomp".into()));
-    }
     let plan = NamespacePlan::from_linux(linux);
     if !plan.creates(CloneFlags::CLONE_NEWNS) {
         return Err(Error::Unsupported(

@@ -31,6 +31,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Process};
 use crate::create::{check_terminal, write_pid_file, CreateOptions};
 use crate::error::{fail, StepContext, SysError};
 use crate::process::ExecPlan;
+use crate::seccomp::{connect_listener, SeccompPlan};
 use crate::state::Store;
 use crate::sync::{self, Channel, ToChild, ToParent};
 use crate::{namespaces, rlimits, sys, terminal, Error};
@@ -120,17 +121,43 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
     drop(pidfd);
     // Read now: the forked side cannot read the container's config files once inside.
     let plan = ExecPlan::from_process(&opts.process)?;
+    // The container's seccomp filter applies to every process in it.
+    let seccomp = stored
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(SeccompPlan::compile)
+        .transpose()?;
+    let listener = match seccomp.as_ref().and_then(|p| p.listener.as_ref()) {
+        Some(l) if seccomp.as_ref().is_some_and(|p| p.notify) => Some(connect_listener(l)?),
+        _ => None,
+    };
+    let container = stored.public(status);
+    let filter = Filter {
+        plan: seccomp.as_ref(),
+        listener: listener.as_ref(),
+        state: &container,
+    };
 
     let (parent, child) = sync::pair()?;
     let intermediate = match sys::fork().step(|| "forking")? {
         ForkResult::Child => {
             drop(parent);
-            intermediate_side(&child, &target, &opts.process, plan, opts.preserve_fds)
+            intermediate_side(
+                &child,
+                &target,
+                &opts.process,
+                plan,
+                &filter,
+                opts.preserve_fds,
+            )
         }
         ForkResult::Parent { child: pid } => pid,
     };
     drop(child);
     drop(target);
+    drop(listener);
     let result = parent_side(&parent, intermediate, cgroup.as_ref(), opts);
     if result.is_err() {
         let _ = nix::sys::signal::kill(intermediate, nix::sys::signal::Signal::SIGKILL);
@@ -321,11 +348,28 @@ fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
     sys::exit_now(1)
 }
 
+/// The container's seccomp filter, its agent's socket and the state to send the agent.
+struct Filter<'a> {
+    plan: Option<&'a SeccompPlan>,
+    listener: Option<&'a std::os::unix::net::UnixStream>,
+    state: &'a husk_spec::ContainerState,
+}
+
+impl Filter<'_> {
+    fn install(&self, pid: i32) -> Result<(), SysError> {
+        match self.plan {
+            Some(plan) => crate::seccomp::install(plan, self.listener, self.state, pid),
+            None => Ok(()),
+        }
+    }
+}
+
 fn intermediate_side(
     channel: &Channel,
     target: &Target,
     process: &Process,
     plan: ExecPlan,
+    filter: &Filter<'_>,
     preserve_fds: u32,
 ) -> ! {
     let enter = || -> Result<(), SysError> {
@@ -347,13 +391,31 @@ fn intermediate_side(
     if let Err(e) = enter() {
         die(channel, e);
     }
+    // The process learns its host pid (for the seccomp agent) through this pipe: in a pid
+    // namespace it cannot see it itself.
+    let (pid_r, pid_w) = match nix::unistd::pipe() {
+        Ok(p) => p,
+        Err(e) => die(channel, fail("pipe", e)),
+    };
     match sys::fork() {
         Err(e) => die(channel, fail("forking the process", e)),
-        Ok(ForkResult::Child) => match process_side(channel, process, plan, preserve_fds) {
-            Ok(never) => match never {},
-            Err(e) => die(channel, e),
-        },
+        Ok(ForkResult::Child) => {
+            drop(pid_w);
+            let mut buf = [0u8; 4];
+            let host_pid = match nix::unistd::read(pid_r.as_raw_fd(), &mut buf) {
+                Ok(4) => i32::from_ne_bytes(buf),
+                _ => 0,
+            };
+            drop(pid_r);
+            match process_side(channel, process, plan, filter, host_pid, preserve_fds) {
+                Ok(never) => match never {},
+                Err(e) => die(channel, e),
+            }
+        }
         Ok(ForkResult::Parent { child }) => {
+            drop(pid_r);
+            let _ = nix::unistd::write(&pid_w, &sys::raw(child).to_ne_bytes());
+            drop(pid_w);
             let _ = channel.to_parent(&ToParent::InitPid {
                 pid: sys::raw(child),
             });
@@ -367,6 +429,8 @@ fn process_side(
     channel: &Channel,
     process: &Process,
     mut plan: ExecPlan,
+    filter: &Filter<'_>,
+    host_pid: i32,
     preserve_fds: u32,
 ) -> Result<Infallible, SysError> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
@@ -383,9 +447,15 @@ fn process_side(
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     plan.add_home();
     let exe = plan.find_executable()?;
+    if !plan.no_new_privs {
+        filter.install(host_pid)?;
+    }
     plan.become_user()?;
     plan.enter_cwd()?;
     plan.apply_umask();
     sys::cloexec_from(3 + preserve_fds).step(|| "marking fds close-on-exec")?;
+    if plan.no_new_privs {
+        filter.install(host_pid)?;
+    }
     Err(plan.exec(&exe))
 }

@@ -24,6 +24,7 @@ use crate::mounts::{self, MountContext};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::ExecPlan;
 use crate::resolve::Root;
+use crate::seccomp::{self, SeccompPlan};
 use crate::sync::{Channel, ToChild, ToParent};
 use crate::{devices, hooks, rlimits, rootfs, sys, terminal};
 
@@ -39,6 +40,9 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// `linux.seccomp`, compiled by the parent, and the agent's socket for SCMP_ACT_NOTIFY.
+    pub seccomp: Option<&'a SeccompPlan>,
+    pub seccomp_listener: Option<&'a std::os::unix::net::UnixStream>,
 }
 
 /// Report `err` to the parent and exit. Used by both forked processes.
@@ -268,13 +272,28 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
             report(&mut fifo, fail("startContainer hooks", e));
         }
     }
+    state.status = Status::Running;
+    let seccomp = |state: &husk_spec::ContainerState| -> Result<(), SysError> {
+        match a.seccomp {
+            Some(plan) => seccomp::install(plan, a.seccomp_listener, state, state.pid),
+            None => Ok(()),
+        }
+    };
     let finish = || -> Result<(), SysError> {
+        if !exec.no_new_privs {
+            seccomp(&state)?;
+        }
         exec.become_user()?;
         exec.enter_cwd()?;
         exec.apply_umask();
         // Nothing of husk's may reach the container but stdio and the preserved fds
         // (CVE-2024-21626); the FIFO and the host /proc fd are close-on-exec too.
-        sys::cloexec_from(3 + a.preserve_fds).step(|| "marking fds close-on-exec")
+        sys::cloexec_from(3 + a.preserve_fds).step(|| "marking fds close-on-exec")?;
+        // Last, so that nothing of husk's own setup runs under the container's filter.
+        if exec.no_new_privs {
+            seccomp(&state)?;
+        }
+        Ok(())
     };
     if let Err(e) = finish() {
         report(&mut fifo, e);

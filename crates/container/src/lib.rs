@@ -27,6 +27,7 @@ pub mod resolve;
 pub mod rlimits;
 pub mod rootfs;
 pub mod run;
+pub mod seccomp;
 pub mod start;
 pub mod state;
 pub mod sync;
@@ -64,6 +65,8 @@ pub enum Error {
     Init(String),
     #[error("{0}")]
     Terminal(&'static str),
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
     #[error("cannot exec in container {id}: {why}")]
     CannotExec { id: String, why: &'static str },
     #[error("the process to exec is invalid: {0}")]

@@ -343,3 +343,36 @@ pub fn set_controlling_terminal() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): with SECCOMP_FILTER_FLAG_NEW_LISTENER the
+/// kernel returns the notify fd.
+pub fn seccomp_load(prog: &[seccompiler::sock_filter], flags: u32) -> io::Result<Option<OwnedFd>> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const seccompiler::sock_filter,
+    }
+    const SECCOMP_SET_MODE_FILTER: u32 = 1;
+    const NEW_LISTENER: u32 = 8;
+    let fprog = SockFprog {
+        len: u16::try_from(prog.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+        filter: prog.as_ptr(),
+    };
+    // SAFETY: `fprog` points at `prog`, a valid array of `len` sock_filter structs (the same
+    // layout as the kernel's), and both outlive the call; the kernel copies the program.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const SockFprog,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & NEW_LISTENER != 0 {
+        return Ok(Some(own_fd(ret as RawFd)));
+    }
+    Ok(None)
+}

@@ -1,0 +1,541 @@
+//! `linux.seccomp`: the spec's filter as one BPF program, built with seccompiler.
+//!
+//! seccompiler gives one match action per filter. The spec gives each rule its own action, so
+//! husk builds one seccompiler filter per distinct action (rules of that action match it,
+//! everything else "allows"), orders them as the kernel ranks actions (KILL_PROCESS first,
+//! LOG last), and chains them into one program: each filter's ALLOW becomes a jump to the next
+//! filter. The last filter holds every rule's syscall and conditions: a syscall that matched
+//! none gets `defaultAction`. So the highest-ranked action among the matching rules wins, as
+//! with libseccomp, and the whole program is loaded by one seccomp(2) call, late, just before
+//! exec. SCMP_ACT_NOTIFY has no seccompiler action: it is generated as a TRACE with a marker
+//! and rewritten to SECCOMP_RET_USER_NOTIF.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
+use seccompiler::{
+    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
+};
+
+use crate::error::{fail, StepContext, SysError};
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("linux.seccomp.syscalls[{index}].args[{arg}]: {why}")]
+    Arg {
+        index: usize,
+        arg: usize,
+        why: String,
+    },
+    #[error("linux.seccomp: {0}")]
+    Invalid(String),
+    #[error("linux.seccomp: building the filter: {0}")]
+    Build(String),
+}
+
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const SECCOMP_RET_ACTION_FULL: u32 = 0xffff_0000;
+/// The TRACE data that marks a NOTIFY return in seccompiler's output.
+const NOTIFY_MARKER: u32 = 0xfeed;
+const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
+const BPF_JA: u16 = 0x05; // BPF_JMP | BPF_JA
+
+pub const FLAG_TSYNC: u32 = 1;
+pub const FLAG_LOG: u32 = 2;
+pub const FLAG_SPEC_ALLOW: u32 = 4;
+pub const FLAG_NEW_LISTENER: u32 = 8;
+pub const FLAG_TSYNC_ESRCH: u32 = 16;
+pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
+
+/// An action as husk generates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Action {
+    Plain(SeccompAction),
+    Notify,
+}
+
+impl Action {
+    fn from_spec(a: LinuxSeccompAction, errno: Option<u32>) -> Action {
+        use LinuxSeccompAction as A;
+        let errno = errno.unwrap_or(libc::EPERM as u32);
+        Action::Plain(match a {
+            A::ScmpActKill | A::ScmpActKillThread => SeccompAction::KillThread,
+            A::ScmpActKillProcess => SeccompAction::KillProcess,
+            A::ScmpActTrap => SeccompAction::Trap,
+            A::ScmpActErrno => SeccompAction::Errno(errno),
+            A::ScmpActTrace => SeccompAction::Trace(errno),
+            A::ScmpActLog => SeccompAction::Log,
+            A::ScmpActAllow => SeccompAction::Allow,
+            A::ScmpActNotify => return Action::Notify,
+        })
+    }
+    /// What seccompiler generates for it.
+    fn generated(&self) -> SeccompAction {
+        match self {
+            Action::Plain(a) => a.clone(),
+            Action::Notify => SeccompAction::Trace(NOTIFY_MARKER),
+        }
+    }
+    /// The kernel's return value: its rank is the signed value of the action bits.
+    fn ret(&self) -> u32 {
+        match self {
+            Action::Plain(a) => u32::from(a.clone()),
+            Action::Notify => SECCOMP_RET_USER_NOTIF,
+        }
+    }
+    fn rank(&self) -> i32 {
+        (self.ret() & SECCOMP_RET_ACTION_FULL) as i32
+    }
+}
+
+/// The rules of one syscall: always, or when one of these condition sets holds.
+#[derive(Debug, Clone)]
+enum Chain {
+    Always,
+    When(Vec<SeccompRule>),
+}
+
+impl Chain {
+    fn add(&mut self, rule: Option<SeccompRule>) {
+        match (self, rule) {
+            (Chain::Always, _) => {}
+            (this, None) => *this = Chain::Always,
+            (Chain::When(v), Some(r)) => v.push(r),
+        }
+    }
+    fn into_rules(self) -> Vec<SeccompRule> {
+        match self {
+            Chain::Always => vec![],
+            Chain::When(v) => v,
+        }
+    }
+}
+
+type Rules = BTreeMap<i64, Chain>;
+
+fn add(rules: &mut Rules, nr: i64, rule: Option<SeccompRule>) {
+    match rules.get_mut(&nr) {
+        Some(chain) => chain.add(rule),
+        None => {
+            let chain = match rule {
+                None => Chain::Always,
+                Some(r) => Chain::When(vec![r]),
+            };
+            rules.insert(nr, chain);
+        }
+    }
+}
+
+/// The compiled filter and how to load it.
+#[derive(Debug, Clone)]
+pub struct SeccompPlan {
+    pub program: Vec<sock_filter>,
+    pub flags: u32,
+    pub notify: bool,
+    pub listener: Option<Listener>,
+}
+
+/// Where the notify fd goes (`listenerPath`), with `listenerMetadata`.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub path: PathBuf,
+    pub metadata: String,
+}
+
+fn target_arch() -> TargetArch {
+    #[cfg(target_arch = "aarch64")]
+    return TargetArch::aarch64;
+    #[cfg(target_arch = "riscv64")]
+    return TargetArch::riscv64;
+    #[cfg(target_arch = "x86_64")]
+    return TargetArch::x86_64;
+}
+
+fn condition(a: &oci_spec::runtime::LinuxSeccompArg) -> Result<SeccompCondition, String> {
+    use LinuxSeccompOperator as O;
+    let (op, value) = match a.op() {
+        O::ScmpCmpNe => (SeccompCmpOp::Ne, a.value()),
+        O::ScmpCmpLt => (SeccompCmpOp::Lt, a.value()),
+        O::ScmpCmpLe => (SeccompCmpOp::Le, a.value()),
+        O::ScmpCmpEq => (SeccompCmpOp::Eq, a.value()),
+        O::ScmpCmpGe => (SeccompCmpOp::Ge, a.value()),
+        O::ScmpCmpGt => (SeccompCmpOp::Gt, a.value()),
+        // libseccomp: (arg & value) == valueTwo.
+        O::ScmpCmpMaskedEq => (
+            SeccompCmpOp::MaskedEq(a.value()),
+            a.value_two().unwrap_or(0),
+        ),
+    };
+    let index = u8::try_from(a.index()).map_err(|_| "index must be 0..5".to_string())?;
+    SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, value).map_err(|e| e.to_string())
+}
+
+impl SeccompPlan {
+    /// Compile `linux.seccomp` for this host's architecture.
+    pub fn compile(s: &LinuxSeccomp) -> Result<SeccompPlan, SeccompError> {
+        let default = Action::from_spec(s.default_action(), s.default_errno_ret());
+        let mut by_action: Vec<(Action, Rules)> = Vec::new();
+        let mut every_rule: Rules = BTreeMap::new();
+        for (index, sc) in s.syscalls().iter().flatten().enumerate() {
+            let action = Action::from_spec(sc.action(), sc.errno_ret());
+            let mut conditions = Vec::new();
+            for (arg, a) in sc.args().iter().flatten().enumerate() {
+                conditions.push(condition(a).map_err(|why| SeccompError::Arg {
+                    index,
+                    arg,
+                    why,
+                })?);
+            }
+            let rule = if conditions.is_empty() {
+                None
+            } else {
+                Some(SeccompRule::new(conditions).map_err(|e| SeccompError::Build(e.to_string()))?)
+            };
+            let slot = match by_action.iter().position(|(a, _)| *a == action) {
+                Some(i) => i,
+                None => {
+                    by_action.push((action.clone(), BTreeMap::new()));
+                    by_action.len() - 1
+                }
+            };
+            for name in sc.names() {
+                let Ok(nr) = syscalls::Sysno::from_str(name) else {
+                    tracing::debug!(
+                        "seccomp: syscall {name:?} is unknown on this architecture; skipped"
+                    );
+                    continue;
+                };
+                let nr = i64::from(nr.id());
+                add(&mut by_action[slot].1, nr, rule.clone());
+                add(&mut every_rule, nr, rule.clone());
+            }
+        }
+        let has_notify_rules = by_action.iter().any(|(a, _)| *a == Action::Notify);
+        if default == Action::Notify && has_notify_rules {
+            return Err(SeccompError::Invalid(
+                "SCMP_ACT_NOTIFY as both defaultAction and a rule's action is not supported".into(),
+            ));
+        }
+        let notify = default == Action::Notify || has_notify_rules;
+        let listener = s.listener_path().as_ref().map(|p| Listener {
+            path: p.clone(),
+            metadata: s.listener_metadata().clone().unwrap_or_default(),
+        });
+        if notify && listener.is_none() {
+            return Err(SeccompError::Invalid(
+                "SCMP_ACT_NOTIFY needs listenerPath".into(),
+            ));
+        }
+
+        // Rule filters, highest-ranked action first; the default filter last.
+        by_action.retain(|(a, _)| *a != Action::Plain(SeccompAction::Allow));
+        by_action.sort_by_key(|(a, _)| a.rank());
+        let mut parts: Vec<BpfProgram> = Vec::new();
+        for (action, rules) in by_action {
+            parts.push(build(rules, SeccompAction::Allow, action.generated())?);
+        }
+        if default != Action::Plain(SeccompAction::Allow) {
+            parts.push(build(
+                every_rule,
+                default.generated(),
+                SeccompAction::Allow,
+            )?);
+        }
+        let program = chain(parts, notify);
+
+        let mut flags = 0;
+        for f in s.flags().iter().flatten() {
+            flags |= match f {
+                LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FLAG_TSYNC,
+                LinuxSeccompFilterFlag::SeccompFilterFlagLog => FLAG_LOG,
+                LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
+                LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv if notify => {
+                    FLAG_WAIT_KILLABLE_RECV
+                }
+                // Without a listener the kernel refuses it; it has nothing to apply to.
+                LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
+            };
+        }
+        if notify {
+            flags |= FLAG_NEW_LISTENER;
+            if flags & FLAG_TSYNC != 0 {
+                flags |= FLAG_TSYNC_ESRCH;
+            }
+        }
+        Ok(SeccompPlan {
+            program,
+            flags,
+            notify,
+            listener,
+        })
+    }
+
+    /// Load the program (needs no_new_privs or CAP_SYS_ADMIN); the notify fd if it has one.
+    /// A flag this kernel lacks (WAIT_KILLABLE_RECV before 5.19) is dropped, as libseccomp does.
+    pub fn load(&self) -> Result<Option<OwnedFd>, SysError> {
+        match sys::seccomp_load(&self.program, self.flags) {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINVAL)
+                    && self.flags & FLAG_WAIT_KILLABLE_RECV != 0 =>
+            {
+                tracing::debug!("seccomp: the kernel lacks WAIT_KILLABLE_RECV; loading without");
+                sys::seccomp_load(&self.program, self.flags & !FLAG_WAIT_KILLABLE_RECV)
+            }
+            r => r,
+        }
+        .step(|| {
+            format!(
+                "linux.seccomp: loading the filter ({} instructions)",
+                self.program.len()
+            )
+        })
+    }
+}
+
+fn build(
+    rules: Rules,
+    mismatch: SeccompAction,
+    matched: SeccompAction,
+) -> Result<BpfProgram, SeccompError> {
+    let rules = rules
+        .into_iter()
+        .map(|(nr, c)| (nr, c.into_rules()))
+        .collect();
+    let filter = SeccompFilter::new(rules, mismatch, matched, target_arch())
+        .map_err(|e| SeccompError::Build(e.to_string()))?;
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| SeccompError::Build(e.to_string()))
+}
+
+/// Chain the filters into one program: in every filter but the last, "allow" jumps to the
+/// start of the next one. The NOTIFY marker becomes SECCOMP_RET_USER_NOTIF.
+fn chain(parts: Vec<BpfProgram>, notify: bool) -> Vec<sock_filter> {
+    if parts.is_empty() {
+        return vec![sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: SECCOMP_RET_ALLOW,
+        }];
+    }
+    let last = parts.len() - 1;
+    let mut out = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        let len = part.len();
+        for (pc, mut ins) in part.into_iter().enumerate() {
+            if ins.code == BPF_RET_K {
+                if i != last && ins.k == SECCOMP_RET_ALLOW {
+                    ins = sock_filter {
+                        code: BPF_JA,
+                        jt: 0,
+                        jf: 0,
+                        k: (len - pc - 1) as u32,
+                    };
+                } else if notify && ins.k == SECCOMP_RET_TRACE | NOTIFY_MARKER {
+                    ins.k = SECCOMP_RET_USER_NOTIF;
+                }
+            }
+            out.push(ins);
+        }
+    }
+    out
+}
+
+/// Connect to `listenerPath` (before the process leaves the host's mount namespace).
+pub fn connect_listener(l: &Listener) -> Result<UnixStream, SysError> {
+    UnixStream::connect(&l.path).step(|| {
+        format!(
+            "linux.seccomp.listenerPath: connecting to {}",
+            l.path.display()
+        )
+    })
+}
+
+/// Send the notify fd to the seccomp agent with the container process state, as the spec's
+/// "containerProcessState" message: one JSON document, the fd in SCM_RIGHTS.
+pub fn send_to_listener(
+    socket: &UnixStream,
+    notify_fd: BorrowedFd<'_>,
+    pid: i32,
+    metadata: &str,
+    state: &husk_spec::ContainerState,
+) -> Result<(), SysError> {
+    let msg = serde_json::json!({
+        "ociVersion": husk_spec::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": metadata,
+        "state": state,
+    })
+    .to_string();
+    let fds = [notify_fd.as_raw_fd()];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[std::io::IoSlice::new(msg.as_bytes())],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(|_| ())
+    .map_err(|e| fail("linux.seccomp: sending the notify fd to the listener", e))
+}
+
+/// Load the filter where the spec puts it and hand its notify fd to the agent. With
+/// no_new_privs the caller loads it after dropping privileges (the last step before exec);
+/// without, before (loading then needs CAP_SYS_ADMIN), as runc does.
+pub fn install(
+    plan: &SeccompPlan,
+    listener: Option<&UnixStream>,
+    state: &husk_spec::ContainerState,
+    pid: i32,
+) -> Result<(), SysError> {
+    let notify_fd = plan.load()?;
+    if let (Some(fd), Some(socket), Some(l)) = (notify_fd, listener, &plan.listener) {
+        send_to_listener(
+            socket,
+            std::os::fd::AsFd::as_fd(&fd),
+            pid,
+            &l.metadata,
+            state,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(json: serde_json::Value) -> SeccompPlan {
+        let s: LinuxSeccomp = serde_json::from_value(json).unwrap();
+        SeccompPlan::compile(&s).unwrap()
+    }
+
+    /// A tiny interpreter for the subset of classic BPF seccompiler emits, to check the
+    /// composed program's answers without loading it.
+    fn run(prog: &[sock_filter], nr: u32, args: [u64; 6]) -> u32 {
+        let mut data = [0u32; 16];
+        data[0] = nr;
+        data[1] = 0xc000_003e; // AUDIT_ARCH_X86_64
+        for (i, a) in args.iter().enumerate() {
+            data[4 + 2 * i] = *a as u32;
+            data[5 + 2 * i] = (*a >> 32) as u32;
+        }
+        let (mut acc, mut pc) = (0u32, 0usize);
+        loop {
+            let ins = &prog[pc];
+            match ins.code {
+                0x20 => acc = data[ins.k as usize / 4], // LD W ABS
+                0x54 => acc &= ins.k,                   // ALU AND K
+                0x05 => pc += ins.k as usize,           // JA
+                0x15 | 0x25 | 0x35 | 0x45 => {
+                    let t = match ins.code {
+                        0x15 => acc == ins.k,
+                        0x25 => acc > ins.k,
+                        0x35 => acc >= ins.k,
+                        _ => acc & ins.k != 0,
+                    };
+                    pc += if t { ins.jt } else { ins.jf } as usize;
+                }
+                0x06 => return ins.k,
+                c => panic!("unexpected BPF opcode {c:#x}"),
+            }
+            pc += 1;
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn each_rule_keeps_its_action_and_the_highest_ranked_wins() {
+        let p = plan(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": 38,
+            "syscalls": [
+                {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}]},
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["write"], "action": "SCMP_ACT_KILL_PROCESS",
+                 "args": [{"index": 0, "value": 99, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["getpid"], "action": "SCMP_ACT_NOTIFY"},
+                {"names": ["getuid"], "action": "SCMP_ACT_LOG"},
+                {"names": ["no_such_syscall"], "action": "SCMP_ACT_ALLOW"}
+            ],
+            "listenerPath": "/run/agent.sock"
+        }));
+        let errno = |e: u32| 0x0005_0000 | e;
+        assert_eq!(run(&p.program, 0, [0; 6]), SECCOMP_RET_ALLOW); // read
+        assert_eq!(run(&p.program, 1, [1, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW); // write(1)
+        assert_eq!(run(&p.program, 1, [99, 0, 0, 0, 0, 0]), 0x8000_0000); // write(99): kill
+        assert_eq!(run(&p.program, 135, [8, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(run(&p.program, 135, [9, 0, 0, 0, 0, 0]), errno(38)); // default
+        assert_eq!(
+            run(&p.program, 56, [0x11, 0, 0, 0, 0, 0]),
+            SECCOMP_RET_ALLOW
+        ); // clone
+        assert_eq!(run(&p.program, 56, [0x1000_0000, 0, 0, 0, 0, 0]), errno(38)); // CLONE_NEWUSER
+        assert_eq!(run(&p.program, 83, [0; 6]), errno(13)); // mkdir
+        assert_eq!(run(&p.program, 39, [0; 6]), SECCOMP_RET_USER_NOTIF); // getpid
+        assert_eq!(run(&p.program, 102, [0; 6]), 0x7ffc_0000); // getuid: log
+        assert_eq!(run(&p.program, 165, [0; 6]), errno(38)); // mount: default
+        assert!(p.notify && p.flags & FLAG_NEW_LISTENER != 0);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_operator_compares_as_libseccomp_does() {
+        for (op, value, below, equal, above) in [
+            ("SCMP_CMP_NE", 5u64, true, false, true),
+            ("SCMP_CMP_LT", 5, true, false, false),
+            ("SCMP_CMP_LE", 5, true, true, false),
+            ("SCMP_CMP_EQ", 5, false, true, false),
+            ("SCMP_CMP_GE", 5, false, true, true),
+            ("SCMP_CMP_GT", 5, false, false, true),
+        ] {
+            let p = plan(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["dup"], "action": "SCMP_ACT_ERRNO",
+                              "args": [{"index": 0, "value": value, "op": op}]}]
+            }));
+            let hit = |x: u64| run(&p.program, 32, [x, 0, 0, 0, 0, 0]) != SECCOMP_RET_ALLOW;
+            assert_eq!(
+                (hit(4), hit(5), hit(1 << 33 | 5)),
+                (below, equal, above),
+                "{op}"
+            );
+        }
+    }
+
+    #[test]
+    fn notify_without_a_listener_is_an_error() {
+        let s: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+        }))
+        .unwrap();
+        let e = SeccompPlan::compile(&s).unwrap_err().to_string();
+        assert!(e.contains("listenerPath"), "{e}");
+    }
+
+    #[test]
+    fn docker_default_profile_compiles_within_the_kernel_limit() {
+        let text = include_str!("../../../tests/fixtures/docker-default.json");
+        let s: LinuxSeccomp = serde_json::from_str(text).unwrap();
+        let p = SeccompPlan::compile(&s).unwrap();
+        assert!(p.program.len() < 4096, "{} instructions", p.program.len());
+    }
+}

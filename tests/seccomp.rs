@@ -1,0 +1,253 @@
+//! `linux.seccomp` checked from inside: Docker's default profile, each rule's own action and
+//! operator, SCMP_ACT_NOTIFY answered by an agent, flags, and bad filters refused. Needs root.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+
+use husk_e2e::*;
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+
+fn docker_profile() -> Value {
+    serde_json::from_str(include_str!("fixtures/docker-default.json")).unwrap()
+}
+
+fn with_seccomp(args: &[&str], seccomp: Value) -> TestBundle {
+    let mut b = TestBundle::busybox(args);
+    b.config["linux"]["seccomp"] = seccomp;
+    b.write();
+    b
+}
+
+#[test]
+fn docker_default_profile_runs_busybox_and_blocks_what_it_denies() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let b = with_seccomp(
+        &[
+            "sh",
+            "-c",
+            "grep -E '^Seccomp:' /proc/self/status; ls / >/dev/null && echo ls-ok; \
+             unshare -m true 2>&1; mount -t tmpfs t /mnt 2>&1; echo done",
+        ],
+        docker_profile(),
+    );
+    let id = unique("docker");
+    let (code, out, err) = h.run_bundle(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Seccomp:\t2"), "filter mode: {out}");
+    assert!(out.contains("ls-ok"), "{out}");
+    assert!(
+        out.contains("unshare(0x20000): Operation not permitted"),
+        "unshare gets EPERM: {out}"
+    );
+    assert!(out.contains("mount: permission denied"), "{out}");
+
+    // An exec'd process is under the same filter.
+    let b = with_seccomp(&["sleep", "100"], docker_profile());
+    let id = unique("dockerexec");
+    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let out = h.run(&["exec", &id, "unshare", "-m", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("Operation not permitted")
+            || text(&out.stdout).contains("Operation not permitted"),
+        "{} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn each_rule_keeps_its_action_and_arguments_select_it() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["chmod", "fchmodat"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 1, "value": 511, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["fchmodat"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 2, "value": 511, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["sethostname"], "action": "SCMP_ACT_KILL_PROCESS"},
+            {"names": ["sync"], "action": "SCMP_ACT_TRAP"},
+            {"names": ["getcwd"], "action": "SCMP_ACT_LOG"},
+            {"names": ["not_a_syscall_here"], "action": "SCMP_ACT_ERRNO"}
+        ]
+    });
+    // Each applet runs as its own process: the shell reports how it ended.
+    let script = "mkdir /tmp/d 2>&1; touch /tmp/f; chmod 755 /tmp/f && echo chmod-755-ok; \
+                  chmod 777 /tmp/f 2>&1; pwd; \
+                  hostname h2; echo hostname-status=$?; \
+                  sync; echo sync-status=$?";
+    let mut b = with_seccomp(&["sh", "-c", script], profile);
+    b.config["root"]["readonly"] = json!(false);
+    b.write();
+    let id = unique("actions");
+    let (code, out, err) = h.run_bundle(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Permission denied"),
+        "mkdir gets errnoRet 13: {out}"
+    );
+    assert!(
+        out.contains("chmod-755-ok"),
+        "chmod 755 is not selected: {out}"
+    );
+    assert!(
+        out.contains("Operation not permitted"),
+        "chmod 777 gets the default errno EPERM: {out}"
+    );
+    assert!(out.contains("\n/\nhostname"), "LOG allows getcwd: {out}");
+    // SIGSYS (31): KILL_PROCESS and TRAP both end the process with it.
+    assert!(out.contains("hostname-status=159"), "{out}");
+    assert!(out.contains("sync-status=159"), "{out}");
+}
+
+#[test]
+fn notify_sends_the_fd_to_the_agent_which_answers_the_syscall() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let dir = TempDir::new("husk-agent");
+    let socket = dir.path().join("agent.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": socket,
+        "listenerMetadata": "agent-metadata-42",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let b = with_seccomp(
+        &[
+            "sh",
+            "-c",
+            "mkdir /tmp/n && echo mkdir-said-ok; test -d /tmp/n || echo but-nothing-made",
+        ],
+        profile,
+    );
+    let id = unique("notify");
+    // The agent: take the fd and the state, then answer each notification with success
+    // without doing anything.
+    let agent = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fd = None;
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY (test): just received, owned by nobody else.
+                fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+            }
+        }
+        let n = msg.bytes;
+        let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let fd = fd.unwrap();
+        let mut answered = 0;
+        loop {
+            #[repr(C)]
+            struct Notif {
+                id: u64,
+                pid: u32,
+                flags: u32,
+                nr: i32,
+                arch: u32,
+                ip: u64,
+                args: [u64; 6],
+            }
+            #[repr(C)]
+            struct Resp {
+                id: u64,
+                val: i64,
+                error: i32,
+                flags: u32,
+            }
+            // SAFETY (test): seccomp_notif is plain integers; all-zero is a valid value.
+            let mut req: Notif = unsafe { std::mem::zeroed() };
+            const RECV: libc::c_ulong = 0xc050_2100;
+            const SEND: libc::c_ulong = 0xc018_2101;
+            // SAFETY (test): `req` is a correctly sized seccomp_notif.
+            if unsafe { libc::ioctl(fd.as_raw_fd(), RECV, &mut req) } < 0 {
+                break; // the container is gone
+            }
+            let resp = Resp {
+                id: req.id,
+                val: 0,
+                error: 0,
+                flags: 0,
+            };
+            // SAFETY (test): `resp` is a correctly sized seccomp_notif_resp.
+            if unsafe { libc::ioctl(fd.as_raw_fd(), SEND, &resp) } == 0 {
+                answered += 1;
+            }
+        }
+        let mut rest = Vec::new();
+        let _ = (&stream).read_to_end(&mut rest);
+        (state, answered)
+    });
+    let (code, out, err) = h.run_bundle(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("mkdir-said-ok"), "{out}");
+    assert!(
+        out.contains("but-nothing-made"),
+        "the agent, not the kernel, answered: {out}"
+    );
+    let (state, answered) = agent.join().unwrap();
+    assert!(answered >= 1);
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "agent-metadata-42");
+    assert_eq!(state["state"]["id"], id);
+    assert!(state["pid"].as_i64().unwrap() > 1);
+}
+
+#[test]
+fn a_bad_filter_is_refused_by_name_and_nothing_is_left() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    for (seccomp, want) in [
+        (
+            json!({"defaultAction": "SCMP_ACT_BOGUS"}),
+            "linux.seccomp.defaultAction",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SOMETIMES"}]}]}),
+            "linux.seccomp.syscalls[0].args[0].op",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
+            "linux.seccomp.syscalls[0].args[0]",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "listenerPath",
+        ),
+    ] {
+        let b = with_seccomp(&["true"], seccomp);
+        let id = unique("badseccomp");
+        let (code, _, err) = h.run_bundle(&b, &id);
+        assert_ne!(code, 0);
+        assert!(err.contains(want), "want {want:?} in: {err}");
+        h.assert_no_trace(&id);
+    }
+}
