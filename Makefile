@@ -53,6 +53,7 @@ test-cgroupv2: deps-cgroupv2 build
 # containerd and podman driving husk (integration/clients).
 test-clients: deps-clients build
 	bash integration/clients/containerd.sh $(CURDIR)/$(HUSK)
+	bash integration/clients/podman.sh $(CURDIR)/$(HUSK)
 
 test: check unit e2e test-cgroupv2 test-clients
 

@@ -75,7 +75,7 @@ out=$(timeout 60 $RUN --rm "$IMAGE" c-out sh -c 'echo hello from husk; exit 7' 2
 [ "$rc" = 7 ] && echo "$out" | grep -q "hello from husk" && ok "ctr run: output and exit code (7)" || bad "ctr run: output and exit code" "rc=$rc $out"
 
 # 2. A --tty container (ctr needs a terminal of its own: script gives it one).
-out=$(timeout 60 script -qec "$RUN --rm -t $IMAGE c-tty sh -c 'tty; test -t 0 && echo on-a-tty; exit 3'" /dev/null < /dev/null 2>&1); rc=$?
+out=$(timeout 60 script -qec "$RUN --rm -t $IMAGE c-tty sh -c 'tty; test -t 0 && echo on-a-tty; sleep 0.5; exit 3'" /dev/null < /dev/null 2>&1); rc=$?
 echo "$out" | grep -q "/dev/pts/0" && echo "$out" | grep -q "on-a-tty" && [ "$rc" = 3 ] && ok "ctr run --tty: a pty as stdio, exit code 3" || bad "ctr run --tty" "rc=$rc $out"
 
 # 3. A long-running task: exec, ps, pause/resume, metrics, kill, delete.
@@ -89,7 +89,7 @@ echo "$state" | grep -q "\"pid\": $pid" && ok "husk runs the task: husk state sh
 
 out=$(timeout 60 $CTR task exec --exec-id e1 c-task sh -c 'echo in-exec $(cat /proc/1/comm); exit 4' 2>&1); rc=$?
 [ "$rc" = 4 ] && echo "$out" | grep -q "in-exec sleep" && ok "ctr task exec: output and exit code (4), inside the task" || bad "ctr task exec" "rc=$rc $out"
-out=$(timeout 60 script -qec "$CTR task exec -t --exec-id e2 c-task tty" /dev/null < /dev/null 2>&1)
+out=$(timeout 60 script -qec "$CTR task exec -t --exec-id e2 c-task sh -c 'tty; sleep 0.5'" /dev/null < /dev/null 2>&1)
 echo "$out" | grep -q "/dev/pts/" && ok "ctr task exec --tty" || bad "ctr task exec --tty" "$out"
 
 out=$($CTR task ps c-task 2>&1)
