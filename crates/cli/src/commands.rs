@@ -19,6 +19,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     if cli.systemd_cgroup && matches!(command, Command::Create(_) | Command::Run(_)) {
         check_systemd_driver()?;
     }
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        // Before anything enters a container: never expose the binary itself (CVE-2019-5736).
+        husk_container::sealed_exe::reexec_from_sealed_copy()
+            .context("protecting the husk binary")?;
+    }
     match command {
         Command::Create(a) => {
             create(&store, &create_options(a)).with_context(|| format!("create {}", a.id))?;

@@ -212,8 +212,11 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
             .map_err(|e| fail("sending the pty master", e))?;
         terminal::become_controlling(&pty.slave)?;
     }
-    for (key, value) in linux.sysctl().iter().flatten() {
-        write_sysctl(&root, key, value)?;
+    if let Some(sysctls) = linux.sysctl().as_ref().filter(|s| !s.is_empty()) {
+        let procfs = sys::private_procfs().step(|| "linux.sysctl: a private procfs instance")?;
+        for (key, value) in sysctls {
+            write_sysctl(&procfs, key, value)?;
+        }
     }
     for p in linux.readonly_paths().iter().flatten() {
         masked_paths::readonly(&root, Path::new(p))?;
@@ -310,12 +313,20 @@ fn check_procfs(fd: &OwnedFd) -> Result<(), SysError> {
     Ok(())
 }
 
-/// Write one `linux.sysctl` entry through the container's procfs, checked to be a procfs.
-fn write_sysctl(root: &Root, key: &str, value: &str) -> Result<(), SysError> {
-    let rel = format!("/proc/sys/{}", key.replace('.', "/"));
-    let fd = root
-        .open_path(Path::new(&rel), libc::O_WRONLY | libc::O_NOFOLLOW)
-        .step(|| format!("linux.sysctl.{key}: opening {rel}"))?;
+/// Write one `linux.sysctl` entry through `procfs`, a private procfs instance: no mount the
+/// config (or the image) put over /proc/sys can redirect the write to another file
+/// (CVE-2025-52881); the file opened is checked to be on procfs, without following links.
+fn write_sysctl(procfs: &OwnedFd, key: &str, value: &str) -> Result<(), SysError> {
+    let rel = format!("sys/{}", key.replace('.', "/"));
+    let path = CString::new(rel.clone()).unwrap_or_default();
+    let fd = sys::openat2(
+        procfs.as_fd(),
+        &path,
+        libc::O_WRONLY | libc::O_NOFOLLOW,
+        0,
+        sys::RESOLVE_NO_XDEV | sys::RESOLVE_NO_MAGICLINKS | sys::RESOLVE_NO_SYMLINKS,
+    )
+    .step(|| format!("linux.sysctl.{key}: opening /proc/{rel}"))?;
     check_procfs(&fd)?;
     std::fs::File::from(fd)
         .write_all(value.as_bytes())

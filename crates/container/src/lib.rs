@@ -27,6 +27,7 @@ pub mod resolve;
 pub mod rlimits;
 pub mod rootfs;
 pub mod run;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod start;
 pub mod state;

@@ -128,10 +128,16 @@ impl ExecPlan {
         Ok(())
     }
 
-    /// Enter the working directory (as the user, so permissions are the user's).
+    /// Enter the working directory (as the user, so permissions are the user's), resolved
+    /// inside the container's root without magic links: a cwd of `/proc/self/fd/N` cannot
+    /// reach a directory husk still holds open on the host (CVE-2024-21626).
     pub fn enter_cwd(&self) -> Result<(), SysError> {
-        nix::unistd::chdir(&self.cwd)
-            .step(|| format!("chdir to process.cwd {}", self.cwd.display()))
+        let step = || format!("chdir to process.cwd {}", self.cwd.display());
+        let root = crate::resolve::Root::open(Path::new("/")).map_err(|e| fail(step(), e))?;
+        let dir = root
+            .open_path(&self.cwd, libc::O_PATH | libc::O_DIRECTORY)
+            .step(step)?;
+        nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&dir)).step(step)
     }
 
     pub fn apply_umask(&self) {

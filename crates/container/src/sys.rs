@@ -376,3 +376,37 @@ pub fn seccomp_load(prog: &[seccompiler::sock_filter], flags: u32) -> io::Result
     }
     Ok(None)
 }
+
+/// A fresh, detached procfs instance (fsopen + fsconfig + fsmount): it belongs to the calling
+/// process's pid namespace and nothing mounted in the container can cover any file in it.
+pub fn private_procfs() -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    const FSCONFIG_CMD_CREATE: u32 = 6;
+    const FSMOUNT_CLOEXEC: u32 = 1;
+    // SAFETY: the name is a valid C string; fsopen returns a new fd or -1.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fs = own_fd(fs as RawFd);
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux; `fs` is a valid fs context fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fs` is a created fs context; fsmount returns a new mount fd or -1.
+    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, 0) };
+    if mnt < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(own_fd(mnt as RawFd))
+}
