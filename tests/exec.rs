@@ -139,6 +139,60 @@ fn exec_flags_set_user_env_cwd_caps_and_no_new_privs() {
     assert_eq!(caps(&[]) & CAP_NET_ADMIN, 0);
     assert_ne!(caps(&["--cap", "CAP_NET_ADMIN"]) & CAP_NET_ADMIN, 0);
     h.ok(&["delete", "--force", &id]);
+
+    // --no-new-privs turns it on for a container whose config leaves it off.
+    let mut b = TestBundle::busybox(&["sleep", "100"]);
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.write();
+    let (id, _) = running(&h, &b, "nnp");
+    let nnp = |extra: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[&id, "grep", "NoNewPrivs", "/proc/self/status"]);
+        h.ok(&args)
+    };
+    assert!(nnp(&[]).trim().ends_with('0'));
+    assert!(nnp(&["--no-new-privs"]).trim().ends_with('1'));
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn exec_cgroup_places_the_process_in_a_sub_cgroup() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let (id, init) = running(&h, &b, "execcg");
+    let (dir, _) = cgroup_of(init, "memory").expect("a memory cgroup");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let tmp = TempDir::new("husk-execcg");
+    let pid_file = tmp.path().join("pid");
+    h.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "--cgroup",
+        "memory:sub",
+        &id,
+        "sleep",
+        "50",
+    ]);
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(cgroup_of(pid, "memory").unwrap().0, dir.join("sub"));
+    // The other controllers keep the container's own cgroup.
+    assert_eq!(cgroup_of(pid, "pids"), cgroup_of(init, "pids"));
+    let out = h.run(&["exec", "--cgroup", "memory:nope", &id, "true"]);
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.ok(&["kill", "--all", &id, "KILL"]);
+    wait_for(|| h.state(&id)["status"] == "stopped", "stopped");
+    let _ = std::fs::remove_dir(dir.join("sub"));
+    h.ok(&["delete", &id]);
 }
 
 #[test]
