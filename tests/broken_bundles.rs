@@ -120,7 +120,7 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             |c, _| {
                 ns(c).retain(|n| n["type"] != "uts");
             },
-            "hostname: setting a hostname needs a new uts namespace",
+            "hostname: setting a hostname needs a uts namespace (new or joined)",
         ),
         (
             "mappings without user namespace",
@@ -296,9 +296,40 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "mounting nosuchfs on /x",
         ),
         (
-            "terminal (not yet supported)",
-            |c, _| c["process"]["terminal"] = json!(true),
-            "process.terminal: terminals and --console-socket: not supported yet",
+            "seccomp NOTIFY without a listener",
+            |c, _| {
+                c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})
+            },
+            "linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath",
+        ),
+        (
+            "seccomp argument index out of range",
+            |c, _| {
+                c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                        "args": [{"index": 6, "value": 0, "op": "SCMP_CMP_EQ"}]}]})
+            },
+            "linux.seccomp.syscalls[0].args[0]",
+        ),
+        (
+            "seccomp unknown action",
+            |c, _| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_SOMETIMES"}),
+            "linux.seccomp.defaultAction",
+        ),
+        (
+            "no mount namespace",
+            |c, _| {
+                let ns: Vec<Value> = c["linux"]["namespaces"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|n| n["type"] != "mount")
+                    .cloned()
+                    .collect();
+                c["linux"]["namespaces"] = json!(ns);
+            },
+            "without a \"mount\" namespace",
         ),
         (
             "cgroupsPath with ..",

@@ -417,3 +417,31 @@ fn failures_are_written_to_the_log_as_runcs_json_lines() {
     assert!(last["time"].as_str().is_some());
     h.ok(&["delete", "--force", &id]);
 }
+
+/// SigIgn from /proc/<pid>/status as a mask.
+fn ignored(status: &str) -> u64 {
+    let line = status.lines().find(|l| l.starts_with("SigIgn:")).unwrap();
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn sigpipe_is_not_ignored_in_the_container_process() {
+    if !is_root() {
+        return;
+    }
+    // husk's runtime ignores SIGPIPE; an ignored signal survives exec, so a container's shell
+    // could not even trap it. The init and exec'd processes get its default back (other
+    // dispositions pass through from the caller, as with runc).
+    const SIGPIPE: u64 = 1 << (13 - 1);
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sh", "-c", "grep SigIgn /proc/self/status; sleep 100"]);
+    let id = unique("sigign");
+    let out = h.run(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    assert!(out.status.success());
+    let out = h.ok(&["exec", &id, "grep", "SigIgn", "/proc/self/status"]);
+    assert_eq!(ignored(&out) & SIGPIPE, 0, "{out}");
+    let init = h.state(&id)["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    assert_eq!(ignored(&status) & SIGPIPE, 0, "{status}");
+    h.ok(&["delete", "--force", &id]);
+}

@@ -229,9 +229,14 @@ fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
     check_terminal(process.terminal().unwrap_or(false), opts)?;
     let linux = spec.linux().as_ref().expect("validated");
     let plan = NamespacePlan::from_linux(linux);
-    if !plan.creates(CloneFlags::CLONE_NEWNS) {
+    let joins_mount_ns = plan.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS);
+    if !plan.creates(CloneFlags::CLONE_NEWNS) && !joins_mount_ns {
+        // runc then skips the rootfs and every mount and runs the process in the host's
+        // filesystem; husk refuses rather than touch the host's mounts or ignore them.
         return Err(Error::Unsupported(
-            "linux.namespaces without a new \"mount\" namespace (husk builds the rootfs in its own)".into(),
+            "linux.namespaces without a \"mount\" namespace (new or joined): the rootfs and \
+             mounts cannot be set up without changing the host's mount table"
+                .into(),
         ));
     }
     Ok(())

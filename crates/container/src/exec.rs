@@ -435,6 +435,7 @@ fn process_side(
 ) -> Result<Infallible, SysError> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .step(|| "resetting the signal mask")?;
+    sys::default_sigpipe().step(|| "resetting SIGPIPE")?;
     nix::unistd::setsid().step(|| "setsid")?;
     nix::unistd::chdir("/").step(|| "chdir /")?;
     if process.terminal().unwrap_or(false) {
@@ -447,13 +448,14 @@ fn process_side(
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     plan.add_home();
     let exe = plan.find_executable()?;
+    let cwd = plan.open_cwd()?;
+    sys::cloexec_from(3 + preserve_fds).step(|| "marking fds close-on-exec")?;
     if !plan.no_new_privs {
         filter.install(host_pid)?;
     }
     plan.become_user()?;
-    plan.enter_cwd()?;
+    plan.enter_cwd(&cwd)?;
     plan.apply_umask();
-    sys::cloexec_from(3 + preserve_fds).step(|| "marking fds close-on-exec")?;
     if plan.no_new_privs {
         filter.install(host_pid)?;
     }

@@ -112,6 +112,7 @@ fn init(args: InitArgs<'_>) -> ! {
 fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .step(|| "resetting the signal mask")?;
+    sys::default_sigpipe().step(|| "resetting SIGPIPE")?;
     // A session of its own, as runc's init: no controlling terminal of the caller's.
     nix::unistd::setsid().step(|| "setsid")?;
     // Not dumpable while husk's fds and the host's view are still reachable: a process of the
@@ -283,15 +284,16 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         }
     };
     let finish = || -> Result<(), SysError> {
+        let cwd = exec.open_cwd()?;
+        // Nothing of husk's may reach the container but stdio and the preserved fds
+        // (CVE-2024-21626); the FIFO and the host /proc fd are close-on-exec too.
+        sys::cloexec_from(3 + a.preserve_fds).step(|| "marking fds close-on-exec")?;
         if !exec.no_new_privs {
             seccomp(&state)?;
         }
         exec.become_user()?;
-        exec.enter_cwd()?;
+        exec.enter_cwd(&cwd)?;
         exec.apply_umask();
-        // Nothing of husk's may reach the container but stdio and the preserved fds
-        // (CVE-2024-21626); the FIFO and the host /proc fd are close-on-exec too.
-        sys::cloexec_from(3 + a.preserve_fds).step(|| "marking fds close-on-exec")?;
         // Last, so that nothing of husk's own setup runs under the container's filter.
         if exec.no_new_privs {
             seccomp(&state)?;

@@ -2,6 +2,7 @@
 //! order in which privileges are dropped before it.
 
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -128,16 +129,21 @@ impl ExecPlan {
         Ok(())
     }
 
-    /// Enter the working directory (as the user, so permissions are the user's), resolved
-    /// inside the container's root without magic links: a cwd of `/proc/self/fd/N` cannot
-    /// reach a directory husk still holds open on the host (CVE-2024-21626).
-    pub fn enter_cwd(&self) -> Result<(), SysError> {
-        let step = || format!("chdir to process.cwd {}", self.cwd.display());
+    /// Open the working directory inside the container's root without magic links: a cwd of
+    /// `/proc/self/fd/N` cannot reach a directory husk still holds open on the host
+    /// (CVE-2024-21626). Done before seccomp is loaded, so the filter need not allow openat2.
+    pub fn open_cwd(&self) -> Result<OwnedFd, SysError> {
+        let step = || format!("process.cwd {}", self.cwd.display());
         let root = crate::resolve::Root::open(Path::new("/")).map_err(|e| fail(step(), e))?;
-        let dir = root
-            .open_path(&self.cwd, libc::O_PATH | libc::O_DIRECTORY)
-            .step(step)?;
-        nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&dir)).step(step)
+        root.open_path(&self.cwd, libc::O_PATH | libc::O_DIRECTORY)
+            .step(step)
+    }
+
+    /// Enter the working directory opened by `open_cwd`, as the user (fchdir checks the
+    /// user's search permission on it).
+    pub fn enter_cwd(&self, dir: &OwnedFd) -> Result<(), SysError> {
+        nix::unistd::fchdir(dir.as_raw_fd())
+            .step(|| format!("chdir to process.cwd {}", self.cwd.display()))
     }
 
     pub fn apply_umask(&self) {

@@ -77,6 +77,9 @@ pub fn start(store: &Store, id: &str) -> Result<(), Error> {
         .to_string();
     if !released || !message.is_empty() {
         let _ = std::fs::remove_file(&fifo_path);
+        // The init closes the FIFO as it exits, a moment before it is gone: wait for that, so
+        // that the container is "stopped" when start reports the failure.
+        kill::wait_gone(&pidfd, std::time::Duration::from_secs(5));
         let why = if message.is_empty() {
             "the init exited before exec".to_string()
         } else {

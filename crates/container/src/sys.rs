@@ -410,3 +410,13 @@ pub fn private_procfs() -> io::Result<OwnedFd> {
     }
     Ok(own_fd(mnt as RawFd))
 }
+
+/// Give SIGPIPE back its default action. Rust's runtime ignores it in husk, and an ignored
+/// signal stays ignored across exec: the container's process must start with the default.
+pub fn default_sigpipe() -> io::Result<()> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+        .map(|_| ())
+        .map_err(io::Error::from)
+}

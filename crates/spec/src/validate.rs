@@ -367,16 +367,21 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
         }
     }
 
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns(LinuxNamespaceType::Uts)
+    // As runc: a hostname needs a uts namespace of the container's own (new, or joined by
+    // path), never the runtime's, which would rename the host.
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has_ns(LinuxNamespaceType::Uts)
     {
-        c.fail("hostname", "setting a hostname needs a new uts namespace");
+        c.fail(
+            "hostname",
+            "setting a hostname needs a uts namespace (new or joined), not the host's",
+        );
     }
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !new_ns(LinuxNamespaceType::Uts)
+        && !has_ns(LinuxNamespaceType::Uts)
     {
         c.fail(
             "domainname",
-            "setting a domainname needs a new uts namespace",
+            "setting a domainname needs a uts namespace (new or joined), not the host's",
         );
     }
 
@@ -523,9 +528,7 @@ mod tests {
             "linux.uidMappings[0].size: must be > 0"
         );
         assert!(err(r#"{"ociVersion":"2.0.0"}"#).starts_with("ociVersion:"));
-        assert!(
-            err(r#"{"hostname":"x"}"#).starts_with("hostname: setting a hostname needs a new uts")
-        );
+        assert!(err(r#"{"hostname":"x"}"#).starts_with("hostname: setting a hostname needs a uts"));
     }
 
     #[test]

@@ -56,7 +56,15 @@ fn apply_v1(dir: &Dir, m: &LinuxMemory) -> Result<(), CgroupError> {
         dir.set(&format!("{F}.reservation"), "memory.soft_limit_in_bytes", r)?;
     }
     if let Some(k) = m.kernel() {
-        set_checked(dir, "kernel", "memory.kmem.limit_in_bytes", k)?;
+        // Deprecated in the runtime spec and gone from the kernel since 5.16 (which accepts the
+        // write and ignores it). As runc: applied where the kernel still enforces it,
+        // otherwise ignored with a warning that names it.
+        match set_checked(dir, "kernel", "memory.kmem.limit_in_bytes", k) {
+            Err(CgroupError::Unsupported { field, reason }) => {
+                tracing::warn!("{field}: ignored (deprecated in the runtime spec): {reason}")
+            }
+            other => other?,
+        }
     }
     if let Some(k) = m.kernel_tcp() {
         set_checked(dir, "kernelTCP", "memory.kmem.tcp.limit_in_bytes", k)?;
@@ -129,7 +137,9 @@ fn apply_v2(dir: &Dir, m: &LinuxMemory) -> Result<(), CgroupError> {
         reason: "cgroup v1 only: cgroup v2 has no such limit".into(),
     };
     if m.kernel().is_some() {
-        return Err(v1_only("kernel"));
+        tracing::warn!(
+            "{F}.kernel: ignored (deprecated in the runtime spec; cgroup v2 has no kernel memory limit)"
+        );
     }
     if m.kernel_tcp().is_some() {
         return Err(v1_only("kernelTCP"));
