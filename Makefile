@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: all build deps deps-cgroupv2 deps-clients demo test test-cgroupv2 test-clients check unit e2e clean
+.PHONY: all build deps deps-cgroupv2 deps-clients deps-bench demo test test-cgroupv2 test-clients check unit e2e bench clean
 
 all: build
 
@@ -56,6 +56,19 @@ test-clients: deps-clients build
 	bash integration/clients/podman.sh $(CURDIR)/$(HUSK)
 
 test: check unit e2e test-cgroupv2 test-clients
+
+# husk against runc and crun (Debian's), release build, same bundle, same run (bench/bench.py;
+# docs/performance.md has the method and the latest table).
+deps-bench: deps
+	@{ command -v runc >/dev/null && command -v crun >/dev/null && command -v gcc >/dev/null; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun gcc libc6-dev; }
+
+bench: deps-bench
+	$(CARGO) build --release -p husk
+	mkdir -p bench/build
+	gcc -O2 -static -o bench/build/floor bench/floor.c
+	gcc -shared -fPIC -o bench/build/memlock-shim.so bench/memlock-shim.c -ldl
+	python3 bench/bench.py --husk $(CURDIR)/target/release/husk --out bench/results/$$(date -u +%Y%m%dT%H%M%SZ).json
 
 clean:
 	$(CARGO) clean

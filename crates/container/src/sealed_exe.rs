@@ -1,15 +1,19 @@
 //! CVE-2019-5736: a container process must never get a writable handle on the husk binary.
 //!
 //! The commands that enter a container (create, run, exec) first re-execute husk from a
-//! sealed in-memory copy (a memfd with F_SEAL_WRITE, SHRINK, GROW and SEAL), as runc does.
-//! From then on /proc/<pid>/exe of every husk process, and the `/proc/self/exe` that a
-//! container entrypoint like `#!/proc/self/exe` would run, is that copy: opening it for
-//! writing fails, and the binary on the host is out of reach. (The forked helpers are also
-//! not dumpable while they are inside, so they cannot be ptraced either.)
+//! place where the binary cannot be written, as runc 1.2 does. The cheap form: the binary's
+//! directory as the only layer of a detached read-only overlayfs mount (a few syscalls, no
+//! copy); opening the file through it for writing fails with EROFS. Where overlayfs cannot
+//! be used, a sealed in-memory copy (a memfd with F_SEAL_WRITE, SHRINK, GROW and SEAL). From
+//! then on /proc/<pid>/exe of every husk process, and the `/proc/self/exe` that a container
+//! entrypoint like `#!/proc/self/exe` would run, is that read-only file: the binary on the
+//! host is out of reach. (The forked helpers are also not dumpable while they are inside, so
+//! they cannot be ptraced either.)
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
@@ -23,21 +27,41 @@ const SEALS: SealFlag = SealFlag::from_bits_truncate(
         | SealFlag::F_SEAL_WRITE.bits(),
 );
 
-/// True if this process already runs from a sealed copy.
+/// True if this process already runs from a binary it cannot write: a sealed memfd, or a
+/// file on a read-only mount.
 pub fn running_from_sealed_copy() -> bool {
-    File::open("/proc/self/exe")
-        .ok()
-        .and_then(|f| fcntl(f.as_raw_fd(), FcntlArg::F_GET_SEALS).ok())
-        .is_some_and(|s| SealFlag::from_bits_truncate(s).contains(SEALS))
+    let Ok(f) = File::open("/proc/self/exe") else {
+        return false;
+    };
+    let sealed = fcntl(f.as_raw_fd(), FcntlArg::F_GET_SEALS)
+        .is_ok_and(|s| SealFlag::from_bits_truncate(s).contains(SEALS));
+    let readonly_mount = nix::sys::statvfs::fstatvfs(&f)
+        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+    sealed || readonly_mount
 }
 
-/// Re-execute husk from a sealed memfd copy of itself, with the same arguments and
-/// environment (fds without close-on-exec, such as --preserve-fds, stay open). Returns only
-/// when already running from one.
-pub fn reexec_from_sealed_copy() -> Result<(), SysError> {
-    if running_from_sealed_copy() {
-        return Ok(());
-    }
+/// The binary, opened through a detached read-only overlay of its directory.
+fn through_readonly_overlay() -> Result<OwnedFd, SysError> {
+    let exe = std::fs::read_link("/proc/self/exe").step(|| "reading /proc/self/exe")?;
+    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
+        return Err(fail("sealing husk", "its path has no directory"));
+    };
+    let dir = CString::new(dir.as_os_str().as_bytes()).unwrap_or_default();
+    let name = CString::new(name.as_bytes()).unwrap_or_default();
+    let mnt =
+        crate::sys::readonly_overlay(&dir).step(|| "a read-only overlay of husk's directory")?;
+    crate::sys::openat2(
+        mnt.as_fd(),
+        &name,
+        libc::O_RDONLY,
+        0,
+        crate::sys::RESOLVE_NO_SYMLINKS,
+    )
+    .step(|| "opening husk through the read-only overlay")
+}
+
+/// A sealed memfd copy of the binary.
+fn sealed_memfd_copy() -> Result<OwnedFd, SysError> {
     let mut exe = File::open("/proc/self/exe").step(|| "opening /proc/self/exe")?;
     let memfd = memfd_create(
         c"husk",
@@ -47,6 +71,23 @@ pub fn reexec_from_sealed_copy() -> Result<(), SysError> {
     let mut copy = File::from(memfd);
     std::io::copy(&mut exe, &mut copy).step(|| "copying husk into the memfd")?;
     fcntl(copy.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS)).step(|| "sealing the copy of husk")?;
+    Ok(OwnedFd::from(copy))
+}
+
+/// Re-execute husk from a binary it cannot write (read-only overlay, else sealed memfd), with
+/// the same arguments and environment (fds without close-on-exec, such as --preserve-fds,
+/// stay open). Returns only when already running from one.
+pub fn reexec_from_sealed_copy() -> Result<(), SysError> {
+    if running_from_sealed_copy() {
+        return Ok(());
+    }
+    let copy = match through_readonly_overlay() {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::debug!("{e}; using a sealed memfd copy instead");
+            sealed_memfd_copy()?
+        }
+    };
     let to_c = |s: std::ffi::OsString| CString::new(s.into_encoded_bytes()).unwrap_or_default();
     let args: Vec<CString> = std::env::args_os().map(to_c).collect();
     let env: Vec<CString> = std::env::vars_os()

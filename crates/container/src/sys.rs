@@ -380,16 +380,48 @@ pub fn seccomp_load(prog: &[seccompiler::sock_filter], flags: u32) -> io::Result
 /// A fresh, detached procfs instance (fsopen + fsconfig + fsmount): it belongs to the calling
 /// process's pid namespace and nothing mounted in the container can cover any file in it.
 pub fn private_procfs() -> io::Result<OwnedFd> {
+    detached_mount(c"proc")
+}
+
+/// Give SIGPIPE back its default action. Rust's runtime ignores it in husk, and an ignored
+/// signal stays ignored across exec: the container's process must start with the default.
+pub fn default_sigpipe() -> io::Result<()> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+        .map(|_| ())
+        .map_err(io::Error::from)
+}
+
+/// A detached, read-only overlayfs mount whose only layer is `lower` (fsopen + fsconfig +
+/// fsmount): files opened through it can never be opened for writing (no upper layer), and
+/// the mount is in no namespace's tree, so nothing needs unmounting.
+pub fn readonly_overlay(lower: &CStr) -> io::Result<OwnedFd> {
+    // Without an upper layer overlayfs wants two lower ones: the second is an empty,
+    // detached tmpfs, named by its /proc/self/fd path.
+    let empty = detached_mount(c"tmpfs")?;
+    let layers = format!(
+        "{}:/proc/self/fd/{}",
+        lower.to_string_lossy(),
+        empty.as_raw_fd()
+    );
+    let layers =
+        std::ffi::CString::new(layers).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    overlay_of(&layers)
+}
+
+/// A new detached mount of filesystem `fstype` with default options.
+fn detached_mount(fstype: &CStr) -> io::Result<OwnedFd> {
     const FSOPEN_CLOEXEC: u32 = 1;
     const FSCONFIG_CMD_CREATE: u32 = 6;
     const FSMOUNT_CLOEXEC: u32 = 1;
     // SAFETY: the name is a valid C string; fsopen returns a new fd or -1.
-    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) };
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
     if fs < 0 {
         return Err(io::Error::last_os_error());
     }
     let fs = own_fd(fs as RawFd);
-    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux; `fs` is a valid fs context fd.
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux; `fs` is a valid context fd.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_fsconfig,
@@ -411,12 +443,67 @@ pub fn private_procfs() -> io::Result<OwnedFd> {
     Ok(own_fd(mnt as RawFd))
 }
 
-/// Give SIGPIPE back its default action. Rust's runtime ignores it in husk, and an ignored
-/// signal stays ignored across exec: the container's process must start with the default.
-pub fn default_sigpipe() -> io::Result<()> {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
-        .map(|_| ())
-        .map_err(io::Error::from)
+fn overlay_of(lower: &CStr) -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    const FSCONFIG_SET_STRING: u32 = 1;
+    const FSCONFIG_CMD_CREATE: u32 = 6;
+    const FSMOUNT_CLOEXEC: u32 = 1;
+    const MOUNT_ATTR_RDONLY: u32 = 1;
+    const MOUNT_ATTR_NODEV: u32 = 4;
+    // SAFETY: the name is a valid C string; fsopen returns a new fd or -1.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fs = own_fd(fs as RawFd);
+    let set = |key: &CStr, value: &CStr| -> io::Result<()> {
+        // SAFETY: key and value are valid C strings for the duration of the call; `fs` is a
+        // valid fs context fd.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    set(c"lowerdir", lower)?;
+    // Without an upper layer the overlay is read-only; these keep it from needing features
+    // (index, xino) that some lower filesystems lack.
+    let _ = set(c"xino", c"off");
+    let _ = set(c"index", c"off");
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fs` is a created fs context; fsmount returns a new mount fd or -1.
+    let mnt = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
+        )
+    };
+    if mnt < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(own_fd(mnt as RawFd))
 }

@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""`make bench`: husk against runc and crun on the same busybox bundle, in the same run.
+
+Each measurement runs every runtime once per round, the order rotating from round to round,
+so machine noise falls on all of them alike. Times are whole-process wall clock (what a
+caller pays), medians over --rounds rounds. Two views:
+
+  host     the machine as it is: hybrid cgroups, runtimes on their cgroup v1 path (crun
+           refuses hybrid hosts; it is tried and reported as such).
+  cgroup2  like for like: this script re-runs itself in a private mount namespace whose
+           /sys/fs/cgroup is a plain cgroup2 mount (the host's mounts are not touched), so all
+           three take their cgroup v2 path; crun gets an LD_PRELOAD shim for its RLIMIT_MEMLOCK
+           raise (see memlock-shim.c).
+
+Usage: bench.py --husk PATH [--rounds N] [--out FILE]      (as root)
+"""
+import argparse, json, os, platform, resource, select, shutil, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEVNULL = subprocess.DEVNULL
+
+
+def busybox_bundle(tmp, husk):
+    b = os.path.join(tmp, "bundle")
+    rootfs = os.path.join(b, "rootfs")
+    for d in ["bin", "proc", "sys", "dev", "tmp", "etc"]:
+        os.makedirs(os.path.join(rootfs, d), exist_ok=True)
+    bb = shutil.which("busybox")
+    shutil.copy(bb, os.path.join(rootfs, "bin/busybox"))
+    for a in subprocess.run([bb, "--list"], capture_output=True, text=True).stdout.split():
+        if a != "busybox":
+            os.symlink("busybox", os.path.join(rootfs, "bin", a))
+    subprocess.run([husk, "spec", "--bundle", b], check=True)
+    path = os.path.join(b, "config.json")
+    c = json.load(open(path))
+    c["process"]["terminal"] = False
+    c["process"]["args"] = ["/bin/true"]
+    json.dump(c, open(path, "w"))
+    # A second bundle whose process stays, for exec, state and list.
+    b2 = os.path.join(tmp, "bundle-sleep")
+    os.makedirs(b2)
+    os.symlink(rootfs, os.path.join(b2, "rootfs"))
+    c["process"]["args"] = ["/bin/sleep", "1000"]
+    json.dump(c, open(os.path.join(b2, "config.json"), "w"))
+    return b, b2
+
+
+class Runtime:
+    def __init__(self, name, binary, tmp, env=None):
+        self.name, self.binary = name, binary
+        self.root = os.path.join(tmp, "root-" + name)
+        os.makedirs(self.root, exist_ok=True)
+        self.env = env
+        self.n = 0
+
+    def cmd(self, *args):
+        return [self.binary, "--root", self.root, *args]
+
+    def call(self, *args, check=True):
+        r = subprocess.run(self.cmd(*args), stdout=DEVNULL, stderr=subprocess.PIPE, env=self.env)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{self.name} {' '.join(args)}: {r.stderr.decode().strip()}")
+        return r
+
+    def timed(self, *args, check=True):
+        t = time.perf_counter()
+        self.call(*args, check=check)
+        return time.perf_counter() - t
+
+    def new_id(self):
+        self.n += 1
+        return f"b{os.getpid()}-{self.n}"
+
+    def pid_of(self, cid, pid_file):
+        with open(pid_file) as f:
+            return int(f.read())
+
+
+def wait_pid_gone(pid):
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        select.select([fd], [], [], 10)
+    finally:
+        os.close(fd)
+
+
+def measure(rt, what, bundle, sleeper, tmp):
+    """One sample of `what` for runtime `rt`, in seconds (or KiB for rss)."""
+    cid = rt.new_id()
+    if what == "run":
+        return rt.timed("run", "--bundle", bundle, cid)
+    if what == "lifecycle":
+        pidf = os.path.join(tmp, cid + ".pid")
+        t = time.perf_counter()
+        rt.call("create", "--bundle", bundle, "--pid-file", pidf, cid)
+        pid = rt.pid_of(cid, pidf)
+        fd = os.pidfd_open(pid)
+        rt.call("start", cid)
+        select.select([fd], [], [], 10)
+        os.close(fd)
+        rt.call("delete", cid)
+        return time.perf_counter() - t
+    if what == "create":
+        d = rt.timed("create", "--bundle", bundle, cid)
+        rt.call("delete", "--force", cid)
+        return d
+    if what == "start":
+        pidf = os.path.join(tmp, cid + ".pid")
+        rt.call("create", "--bundle", bundle, "--pid-file", pidf, cid)
+        pid = rt.pid_of(cid, pidf)
+        d = rt.timed("start", cid)
+        wait_pid_gone(pid)
+        rt.call("delete", "--force", cid)
+        return d
+    if what == "exec":
+        return rt.timed("exec", rt.sleeper, "/bin/true")
+    if what == "state":
+        return rt.timed("state", rt.sleeper)
+    if what == "rss":
+        # Peak resident memory of the runtime's process tree during create (wait4's rusage).
+        p = subprocess.Popen(rt.cmd("create", "--bundle", bundle, cid), stdout=DEVNULL, stderr=DEVNULL, env=rt.env)
+        _, status, ru = os.wait4(p.pid, 0)
+        rt.call("delete", "--force", cid)
+        return ru.ru_maxrss  # KiB
+    raise ValueError(what)
+
+
+def parallel(rt, bundle, n):
+    """n containers created and started at once (`run`), until all are deleted."""
+    t = time.perf_counter()
+    procs = [subprocess.Popen(rt.cmd("run", "--bundle", bundle, rt.new_id()), stdout=DEVNULL, stderr=DEVNULL, env=rt.env)
+             for _ in range(n)]
+    codes = [p.wait() for p in procs]
+    d = time.perf_counter() - t
+    if any(codes):
+        raise RuntimeError(f"{rt.name}: {sum(1 for c in codes if c)} of {n} parallel runs failed")
+    return d
+
+
+def floor_run(floor, rootfs):
+    t = time.perf_counter()
+    subprocess.run([floor, rootfs], check=True)
+    return time.perf_counter() - t
+
+
+def works(rt, bundle):
+    r = subprocess.run(rt.cmd("run", "--bundle", bundle, rt.new_id()), stdout=DEVNULL, stderr=subprocess.PIPE, env=rt.env)
+    return r.returncode == 0, r.stderr.decode().strip().splitlines()[-1:] or [""]
+
+
+def bench_view(view, args):
+    tmp = tempfile.mkdtemp(prefix="husk-bench-")
+    try:
+        bundle, sleeper_bundle = busybox_bundle(tmp, args.husk)
+        shim = os.path.join(args.build, "memlock-shim.so")
+        crun_env = dict(os.environ, LD_PRELOAD=shim) if view == "cgroup2" and os.path.exists(shim) else None
+        candidates = [Runtime("husk", args.husk, tmp), Runtime("runc", shutil.which("runc") or "/usr/sbin/runc", tmp),
+                      Runtime("crun", shutil.which("crun") or "/usr/bin/crun", tmp, env=crun_env)]
+        runtimes, refused = [], {}
+        for rt in candidates:
+            ok, why = works(rt, bundle)
+            if ok:
+                runtimes.append(rt)
+            else:
+                refused[rt.name] = why[0]
+        for rt in runtimes:
+            rt.sleeper = rt.new_id()
+            rt.call("run", "--detach", "--bundle", sleeper_bundle, rt.sleeper)
+        results = {rt.name: {} for rt in runtimes}
+        whats = ["run", "lifecycle", "create", "start", "exec", "state", "rss"]
+        for i in range(args.rounds):
+            order = runtimes[i % len(runtimes):] + runtimes[:i % len(runtimes)]
+            for what in whats:
+                for rt in order:
+                    results[rt.name].setdefault(what, []).append(measure(rt, what, bundle, sleeper_bundle, tmp))
+        # list with 100 containers present (created, not started)
+        for rt in runtimes:
+            ids = [rt.new_id() for _ in range(100)]
+            for cid in ids:
+                rt.call("create", "--bundle", sleeper_bundle, cid)
+            rt.ids100 = ids
+        for i in range(args.rounds):
+            for rt in runtimes[i % len(runtimes):] + runtimes[:i % len(runtimes)]:
+                results[rt.name].setdefault("list100", []).append(rt.timed("list"))
+        for rt in runtimes:
+            for cid in rt.ids100:
+                rt.call("delete", "--force", cid)
+        for i in range(args.parallel_rounds):
+            for rt in runtimes[i % len(runtimes):] + runtimes[:i % len(runtimes)]:
+                results[rt.name].setdefault("parallel50", []).append(parallel(rt, bundle, 50))
+        for rt in runtimes:
+            rt.call("delete", "--force", rt.sleeper)
+        floor = os.path.join(args.build, "floor")
+        floor_times = [floor_run(floor, os.path.join(bundle, "rootfs")) for _ in range(args.rounds)] if os.path.exists(floor) else []
+        return {"view": view, "rounds": args.rounds, "refused": refused,
+                "median": {n: {w: statistics.median(v) for w, v in r.items()} for n, r in results.items()},
+                "samples": results, "floor_run": statistics.median(floor_times) if floor_times else None}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+ROWS = [("run", "run of busybox true", "ms"), ("lifecycle", "create+start+wait+delete", "ms"),
+        ("create", "create alone", "ms"), ("start", "start alone", "ms"), ("exec", "exec /bin/true", "ms"),
+        ("state", "state", "ms"), ("list100", "list, 100 containers", "ms"),
+        ("parallel50", "50 x run in parallel", "s"), ("rss", "peak RSS during create", "MiB")]
+
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    return {"ms": f"{v * 1000:.1f} ms", "s": f"{v:.2f} s", "MiB": f"{v / 1024:.1f} MiB"}[unit]
+
+
+def table(res):
+    med = res["median"]
+    names = [n for n in ["husk", "runc", "crun"] if n in med]
+    lines = [f"### view: {res['view']} (medians of {res['rounds']} rounds)", ""]
+    head = "| | " + " | ".join(names) + " | husk/runc | husk/crun |"
+    lines += [head, "|" + " --- |" * (len(names) + 3)]
+    for key, label, unit in ROWS:
+        cells = [fmt(med[n].get(key), unit) for n in names]
+        def ratio(other):
+            if "husk" in med and other in med and med[other].get(key):
+                return f"{med['husk'][key] / med[other][key]:.2f}"
+            return "-"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio('runc')} | {ratio('crun')} |")
+    if res.get("floor_run"):
+        lines.append(f"| floor (unshare, pivot_root, default mounts, exec true) | {fmt(res['floor_run'], 'ms')} | | | | |")
+    for n, why in res["refused"].items():
+        lines.append(f"\n{n} did not run in this view: {why}")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--husk", required=True)
+    ap.add_argument("--build", default=os.path.join(HERE, "build"))
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--parallel-rounds", type=int, default=5)
+    ap.add_argument("--out")
+    ap.add_argument("--view", choices=["host", "cgroup2", "both"], default="both")
+    ap.add_argument("--inner-json", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench.py: needs root")
+    if args.inner_json:  # the cgroup2 view, already inside its mount namespace
+        json.dump(bench_view("cgroup2", args), open(args.inner_json, "w"))
+        return
+    out = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "kernel": platform.release(),
+           "husk": subprocess.run([args.husk, "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+           "runc": subprocess.run(["runc", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+           "crun": subprocess.run(["crun", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+           "views": []}
+    if args.view in ("host", "both"):
+        out["views"].append(bench_view("host", args))
+        print(table(out["views"][-1]), flush=True)
+    if args.view in ("cgroup2", "both"):
+        inner = tempfile.mktemp(prefix="husk-bench-v2-", suffix=".json")
+        script = "umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\""
+        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "inns", sys.executable,
+               os.path.abspath(__file__), "--husk", args.husk, "--build", args.build, "--rounds", str(args.rounds),
+               "--parallel-rounds", str(args.parallel_rounds), "--inner-json", inner]
+        subprocess.run(cmd, check=True)
+        out["views"].append(json.load(open(inner)))
+        os.unlink(inner)
+        print("\n" + table(out["views"][-1]), flush=True)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        for v in out["views"]:
+            v.pop("samples", None) if not os.environ.get("BENCH_SAMPLES") else None
+        json.dump(out, open(args.out, "w"), indent=2)
+        print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
