@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: all build deps deps-cgroupv2 deps-clients deps-bench demo test test-cgroupv2 test-clients check unit e2e bench clean
+.PHONY: all build deps deps-cgroupv2 deps-clients deps-bench demo test test-cgroupv2 test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -55,7 +55,24 @@ test-clients: deps-clients build
 	bash integration/clients/containerd.sh $(CURDIR)/$(HUSK)
 	bash integration/clients/podman.sh $(CURDIR)/$(HUSK)
 
-test: check unit e2e test-cgroupv2 test-clients
+test: check unit e2e test-conformance test-cgroupv2 test-clients
+
+# The conformance suite (integration/conformance): the checker, built statically so that it
+# runs inside a busybox rootfs, and the driver. `make conformance RUNTIME=/path` runs it
+# against that runtime; by default against husk and runc side by side. `make test` runs it
+# against husk and fails on any husk failure.
+CHECKER := target/x86_64-unknown-linux-gnu/release/conformance-checker
+checker:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p husk-conformance-checker --target x86_64-unknown-linux-gnu
+
+test-conformance: deps build checker
+	python3 integration/conformance/run.py --checker $(CHECKER) --runtime husk=$(CURDIR)/$(HUSK)
+
+conformance: deps build checker
+	@command -v runc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc; }
+	python3 integration/conformance/run.py --checker $(CHECKER) \
+	  $(if $(RUNTIME),--runtime $(notdir $(RUNTIME))=$(RUNTIME),--runtime husk=$(CURDIR)/$(HUSK) --runtime runc=$$(command -v runc)) \
+	  --table docs/conformance-table.md
 
 # husk against runc and crun (Debian's), release build, same bundle, same run (bench/bench.py;
 # docs/performance.md has the method and the latest table).
@@ -67,6 +84,7 @@ bench: deps-bench
 	$(CARGO) build --release -p husk
 	mkdir -p bench/build
 	gcc -O2 -static -o bench/build/floor bench/floor.c
+	gcc -O2 -static -o bench/build/rss bench/rss.c
 	gcc -shared -fPIC -o bench/build/memlock-shim.so bench/memlock-shim.c -ldl
 	python3 bench/bench.py --husk $(CURDIR)/target/release/husk --out bench/results/$$(date -u +%Y%m%dT%H%M%SZ).json
 

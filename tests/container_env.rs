@@ -444,3 +444,37 @@ fn no_pivot_moves_the_rootfs_and_rprivate_propagation_applies() {
         "rprivate root: {out}"
     );
 }
+
+#[test]
+fn personality_scheduler_and_io_priority_apply_to_the_init_and_exec() {
+    if !is_root() {
+        return;
+    }
+    let out = inside(
+        |c| {
+            c["linux"]["personality"] = json!({"domain": "LINUX32"});
+            c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+            c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+        },
+        "uname -m; ionice -p $$; grep -E '^(policy|prio) ' /proc/self/sched",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "i686", "LINUX32 personality: {out}");
+    assert_eq!(lines[1], "idle", "{out}");
+    assert!(
+        lines[2].ends_with(": 3") || lines[2].split_whitespace().last() == Some("3"),
+        "SCHED_BATCH: {out}"
+    );
+    assert_eq!(
+        lines[3].split_whitespace().last(),
+        Some("125"),
+        "nice 5: {out}"
+    );
+    // SCHED_IDLE. (Real-time policies also work where the container's cpu cgroup has a
+    // realtime budget; under cgroup v1 a new cgroup has none, so the kernel refuses them.)
+    let out = inside(
+        |c| c["process"]["scheduler"] = json!({"policy": "SCHED_IDLE"}),
+        "grep -E '^policy ' /proc/self/sched",
+    );
+    assert_eq!(out.split_whitespace().last(), Some("5"), "{out}");
+}

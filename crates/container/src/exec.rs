@@ -135,6 +135,11 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
     };
     let container = stored.public(status);
     let filter = Filter {
+        personality: stored
+            .config
+            .linux()
+            .as_ref()
+            .and_then(|l| l.personality().as_ref()),
         plan: seccomp.as_ref(),
         listener: listener.as_ref(),
         state: &container,
@@ -348,8 +353,10 @@ fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
     sys::exit_now(1)
 }
 
-/// The container's seccomp filter, its agent's socket and the state to send the agent.
+/// What an exec'd process takes from the container's config beyond its own process: the
+/// personality, the seccomp filter, its agent's socket and the state to send the agent.
 struct Filter<'a> {
+    personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
     plan: Option<&'a SeccompPlan>,
     listener: Option<&'a std::os::unix::net::UnixStream>,
     state: &'a husk_spec::ContainerState,
@@ -449,6 +456,7 @@ fn process_side(
     plan.add_home();
     let exe = plan.find_executable()?;
     let cwd = plan.open_cwd()?;
+    crate::process::apply_scheduling(process, filter.personality)?;
     sys::cloexec_from(3 + preserve_fds).step(|| "marking fds close-on-exec")?;
     if !plan.no_new_privs {
         filter.install(host_pid)?;

@@ -285,6 +285,7 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     };
     let finish = || -> Result<(), SysError> {
         let cwd = exec.open_cwd()?;
+        crate::process::apply_scheduling(process, linux.personality().as_ref())?;
         // Nothing of husk's may reach the container but stdio and the preserved fds
         // (CVE-2024-21626); the FIFO and the host /proc fd are close-on-exec too.
         sys::cloexec_from(3 + a.preserve_fds).step(|| "marking fds close-on-exec")?;

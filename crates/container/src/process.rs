@@ -161,6 +161,25 @@ impl ExecPlan {
     }
 }
 
+/// `process.scheduler`, `process.ioPriority` and `linux.personality`: set just before the
+/// privileges are dropped (real-time scheduling needs CAP_SYS_NICE), for the init and for
+/// every exec'd process.
+pub fn apply_scheduling(
+    p: &Process,
+    personality: Option<&oci_spec::runtime::LinuxPersonality>,
+) -> Result<(), SysError> {
+    if let Some(s) = p.scheduler() {
+        crate::scheduler::apply(s)?;
+    }
+    if let Some(io) = p.io_priority() {
+        crate::io_priority::apply(io)?;
+    }
+    if let Some(per) = personality {
+        crate::personality::apply(per)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -507,3 +507,47 @@ fn overlay_of(lower: &CStr) -> io::Result<OwnedFd> {
     }
     Ok(own_fd(mnt as RawFd))
 }
+
+/// personality(2).
+pub fn personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: plain syscall with an integer argument.
+    if unsafe { libc::personality(persona) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0 = the caller, ioprio).
+pub fn ioprio_set_self(ioprio: i32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    // SAFETY: plain syscall with integer arguments.
+    if unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, ioprio) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `struct sched_attr` (SCHED_ATTR_SIZE_VER0, 48 bytes).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// sched_setattr(0 = the caller, attr, 0).
+pub fn sched_setattr_self(mut attr: SchedAttr) -> io::Result<()> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is an initialised sched_attr whose size field matches its layout and it
+    // outlives the call.
+    if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
