@@ -359,3 +359,30 @@ pub fn cgroup_of(pid: i64, controller: &str) -> Option<(PathBuf, bool)> {
 pub fn pure_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
+
+/// One message from a unix stream and the fd it carries (SCM_RIGHTS): how runtimes hand a
+/// pty master to --console-socket and a seccomp notify fd to its agent.
+pub fn receive_fd(stream: &std::os::unix::net::UnixStream) -> (std::os::fd::OwnedFd, Vec<u8>) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut buf = vec![0u8; 65536];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY (test): the fd was just received and nothing else owns it.
+            fd = Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    let n = msg.bytes;
+    buf.truncate(n);
+    (fd.expect("an fd in SCM_RIGHTS"), buf)
+}

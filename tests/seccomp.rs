@@ -2,11 +2,10 @@
 //! operator, SCMP_ACT_NOTIFY answered by an agent, flags, and bad filters refused. Needs root.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 
 use husk_e2e::*;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
 fn docker_profile() -> Value {
     serde_json::from_str(include_str!("fixtures/docker-default.json")).unwrap()
@@ -140,26 +139,8 @@ fn notify_sends_the_fd_to_the_agent_which_answers_the_syscall() {
     // without doing anything.
     let agent = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            stream.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fd = None;
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                // SAFETY (test): just received, owned by nobody else.
-                fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-            }
-        }
-        let n = msg.bytes;
-        let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
-        let fd = fd.unwrap();
+        let (fd, message) = receive_fd(&stream);
+        let state: Value = serde_json::from_slice(&message).unwrap();
         let mut answered = 0;
         loop {
             #[repr(C)]

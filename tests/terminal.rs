@@ -2,38 +2,17 @@
 //! a foreground `run`, and runc's rules for when a socket is needed. Needs root.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
 use husk_e2e::*;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
 /// Accept one connection on `listener` and take the fd it carries (SCM_RIGHTS) and its data.
 fn receive_master(listener: &UnixListener) -> (OwnedFd, String) {
     let (stream, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    let mut fd = None;
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY (test): the fd was just received and nothing else owns it.
-            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-        }
-    }
-    let n = msg.bytes;
-    (
-        fd.expect("an fd in SCM_RIGHTS"),
-        String::from_utf8_lossy(&buf[..n]).into_owned(),
-    )
+    let (fd, data) = receive_fd(&stream);
+    (fd, String::from_utf8_lossy(&data).into_owned())
 }
 
 /// Read the pty master until `want` shows up (or 10 s pass); returns what was read.

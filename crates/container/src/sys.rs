@@ -412,15 +412,59 @@ pub fn readonly_overlay(lower: &CStr) -> io::Result<OwnedFd> {
 
 /// A new detached mount of filesystem `fstype` with default options.
 fn detached_mount(fstype: &CStr) -> io::Result<OwnedFd> {
+    let fs = fs_context(fstype)?;
+    fs_mount(&fs, 0)
+}
+
+fn overlay_of(lower: &CStr) -> io::Result<OwnedFd> {
+    const MOUNT_ATTR_RDONLY: u32 = 1;
+    const MOUNT_ATTR_NODEV: u32 = 4;
+    let fs = fs_context(c"overlay")?;
+    fs_set(&fs, c"lowerdir", lower)?;
+    // Without an upper layer the overlay is read-only; these keep it from needing features
+    // (index, xino) that some lower filesystems lack.
+    let _ = fs_set(&fs, c"xino", c"off");
+    let _ = fs_set(&fs, c"index", c"off");
+    fs_mount(&fs, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV)
+}
+
+/// fsopen(2): a filesystem context for `fstype`.
+fn fs_context(fstype: &CStr) -> io::Result<OwnedFd> {
     const FSOPEN_CLOEXEC: u32 = 1;
-    const FSCONFIG_CMD_CREATE: u32 = 6;
-    const FSMOUNT_CLOEXEC: u32 = 1;
     // SAFETY: the name is a valid C string; fsopen returns a new fd or -1.
     let fs = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
     if fs < 0 {
         return Err(io::Error::last_os_error());
     }
-    let fs = own_fd(fs as RawFd);
+    Ok(own_fd(fs as RawFd))
+}
+
+/// fsconfig(FSCONFIG_SET_STRING): one option of a filesystem context.
+fn fs_set(fs: &OwnedFd, key: &CStr, value: &CStr) -> io::Result<()> {
+    const FSCONFIG_SET_STRING: u32 = 1;
+    // SAFETY: key and value are valid C strings for the duration of the call; `fs` is a valid
+    // fs context fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fsconfig(FSCONFIG_CMD_CREATE), then fsmount(2) with mount attributes `attrs`: the
+/// detached mount.
+fn fs_mount(fs: &OwnedFd, attrs: u32) -> io::Result<OwnedFd> {
+    const FSCONFIG_CMD_CREATE: u32 = 6;
+    const FSMOUNT_CLOEXEC: u32 = 1;
     // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux; `fs` is a valid context fd.
     let ret = unsafe {
         libc::syscall(
@@ -436,72 +480,7 @@ fn detached_mount(fstype: &CStr) -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `fs` is a created fs context; fsmount returns a new mount fd or -1.
-    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, 0) };
-    if mnt < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(own_fd(mnt as RawFd))
-}
-
-fn overlay_of(lower: &CStr) -> io::Result<OwnedFd> {
-    const FSOPEN_CLOEXEC: u32 = 1;
-    const FSCONFIG_SET_STRING: u32 = 1;
-    const FSCONFIG_CMD_CREATE: u32 = 6;
-    const FSMOUNT_CLOEXEC: u32 = 1;
-    const MOUNT_ATTR_RDONLY: u32 = 1;
-    const MOUNT_ATTR_NODEV: u32 = 4;
-    // SAFETY: the name is a valid C string; fsopen returns a new fd or -1.
-    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
-    if fs < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fs = own_fd(fs as RawFd);
-    let set = |key: &CStr, value: &CStr| -> io::Result<()> {
-        // SAFETY: key and value are valid C strings for the duration of the call; `fs` is a
-        // valid fs context fd.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                key.as_ptr(),
-                value.as_ptr(),
-                0,
-            )
-        };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    };
-    set(c"lowerdir", lower)?;
-    // Without an upper layer the overlay is read-only; these keep it from needing features
-    // (index, xino) that some lower filesystems lack.
-    let _ = set(c"xino", c"off");
-    let _ = set(c"index", c"off");
-    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fs` is a created fs context; fsmount returns a new mount fd or -1.
-    let mnt = unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            fs.as_raw_fd(),
-            FSMOUNT_CLOEXEC,
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV,
-        )
-    };
+    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
     if mnt < 0 {
         return Err(io::Error::last_os_error());
     }
