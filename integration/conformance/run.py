@@ -13,14 +13,8 @@ MIB = 1 << 20
 
 
 class Case:
-    def __init__(self, name, section, tweak=None, lifecycle=None, setup=None):
-        self.name, self.section, self.tweak, self.lifecycle, self.setup = name, section, tweak, lifecycle, setup
-
-
-def ns_path_inode(path):
-    st = os.stat(path)
-    kind = os.path.basename(os.readlink(path)).split(":")[0] if os.path.islink(path) else None
-    return os.readlink(path) if os.path.islink(path) else f"?:[{st.st_ino}]"
+    def __init__(self, name, section, tweak=None, lifecycle=None):
+        self.name, self.section, self.tweak, self.lifecycle = name, section, tweak, lifecycle
 
 
 class Holder:
@@ -44,11 +38,6 @@ class Holder:
         for p in self.procs:
             p.kill()
             p.wait()
-
-
-def mutate(c, **kw):
-    for k, v in kw.items():
-        c[k] = v
 
 
 def set_ns(c, typ, path=None, present=True):

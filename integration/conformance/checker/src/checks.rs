@@ -202,12 +202,10 @@ fn mounts(t: &mut Tap, c: &Value) {
         }
         for opt in &opts {
             if let Some(mode) = opt.strip_prefix("mode=") {
-                let want = format!("mode={}", mode.trim_start_matches('0'));
                 let want_mode = mode.trim_start_matches('0');
                 let shown = line.super_opts.iter().find_map(|o| o.strip_prefix("mode="));
                 // tmpfs shows no mode= when it is its default, 1777.
                 let got_mode = shown.map(|m| m.trim_start_matches('0')).unwrap_or("1777");
-                let _ = &want;
                 t.check(
                     got_mode == want_mode,
                     format!("mounts: {dest} has {opt}"),
