@@ -302,6 +302,8 @@ fn features_lists_what_husk_supports() {
     }
     assert!(list(&f["hooks"]).contains(&"createContainer".to_string()));
     assert!(list(&f["mountOptions"]).contains(&"rro".to_string()));
+    assert!(list(&f["mountOptions"]).contains(&"ridmap".to_string()));
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     assert_eq!(f["linux"]["cgroup"]["v2"], true);
     // What husk cannot do on this machine is not claimed.
     assert_eq!(f["linux"]["cgroup"]["systemd"], false);

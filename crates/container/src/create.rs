@@ -17,6 +17,7 @@ use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::Spec;
 
 use crate::error::StepContext;
+use crate::idmapped_mounts::{self, ContainerUserns};
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, NamespacePlan};
 use crate::seccomp::{connect_listener, SeccompPlan};
@@ -127,6 +128,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
                 preserve_fds: opts.listen_fds + opts.preserve_fds,
                 seccomp: seccomp.as_ref(),
                 seccomp_listener: seccomp_listener.as_ref(),
+                idmapped: Vec::new(),
             })
         }
         ForkResult::Parent { child: pid } => pid,
@@ -140,6 +142,19 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     if plan.new_user {
         namespaces::write_id_maps(intermediate.as_raw(), linux)?;
     }
+    // Idmapped mounts are made here, on the host, now that the user namespace exists.
+    let userns = if plan.new_user {
+        ContainerUserns::Of(intermediate.as_raw())
+    } else if let Some((_, p)) = plan
+        .join
+        .iter()
+        .find(|(f, _)| *f == CloneFlags::CLONE_NEWUSER)
+    {
+        ContainerUserns::Path(p.clone())
+    } else {
+        ContainerUserns::None
+    };
+    idmapped_mounts::make_and_send(&bundle.spec, &bundle.dir, &userns, &parent)?;
     parent.to_child(&ToChild::Proceed)?;
     // The intermediate reports the init's pid; the init, on the same socket, asks for the
     // runtime hooks once its mounts are done. The init does not wait for the intermediate,

@@ -386,7 +386,7 @@ fn intermediate_side(
         channel
             .to_parent(&ToParent::Hello)
             .map_err(|e| fail("sync", e))?;
-        channel.expect_proceed().map_err(|e| fail("sync", e))?;
+        let _ = channel.expect_proceed().map_err(|e| fail("sync", e))?;
         for (flag, name, fd) in &target.namespaces {
             setns(fd, *flag).step(|| format!("joining the container's {name} namespace"))?;
         }

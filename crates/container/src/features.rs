@@ -58,6 +58,8 @@ const MOUNT_OPTIONS: &[&str] = &[
     "ratime",
     "rstrictatime",
     "rnostrictatime",
+    "idmap",
+    "ridmap",
 ];
 
 fn native_arch() -> &'static str {
@@ -99,7 +101,7 @@ pub fn features() -> Features {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "org.opencontainers.runc.checkpoint.enabled": "false",

@@ -43,6 +43,9 @@ pub struct InitArgs<'a> {
     /// `linux.seccomp`, compiled by the parent, and the agent's socket for SCMP_ACT_NOTIFY.
     pub seccomp: Option<&'a SeccompPlan>,
     pub seccomp_listener: Option<&'a std::os::unix::net::UnixStream>,
+    /// The detached idmapped mounts the parent made, by index in `mounts` (set by the
+    /// intermediate when they arrive).
+    pub idmapped: Vec<(usize, OwnedFd)>,
 }
 
 /// Report `err` to the parent and exit. Used by both forked processes.
@@ -61,9 +64,10 @@ fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
 }
 
 /// The intermediate process: namespaces, then fork the init and report its pid.
-pub fn intermediate(args: InitArgs<'_>) -> ! {
-    if let Err(e) = intermediate_steps(&args) {
-        die(&args.channel, e);
+pub fn intermediate(mut args: InitArgs<'_>) -> ! {
+    match intermediate_steps(&args) {
+        Ok(idmapped) => args.idmapped = idmapped,
+        Err(e) => die(&args.channel, e),
     }
     match sys::fork() {
         Err(e) => die(&args.channel, fail("forking the container init", e)),
@@ -77,7 +81,7 @@ pub fn intermediate(args: InitArgs<'_>) -> ! {
     }
 }
 
-fn intermediate_steps(a: &InitArgs<'_>) -> Result<(), String> {
+fn intermediate_steps(a: &InitArgs<'_>) -> Result<Vec<(usize, OwnedFd)>, String> {
     a.plan.join_all().map_err(|e| e.to_string())?;
     a.plan.unshare_user().map_err(|e| e.to_string())?;
     // The parent now puts us in the cgroup (before a cgroup namespace is made, so that its
@@ -85,7 +89,7 @@ fn intermediate_steps(a: &InitArgs<'_>) -> Result<(), String> {
     a.channel
         .to_parent(&ToParent::Hello)
         .map_err(|e| e.to_string())?;
-    a.channel.expect_proceed().map_err(|e| e.to_string())?;
+    let idmapped = a.channel.expect_proceed().map_err(|e| e.to_string())?;
     if a.plan.new_user {
         // Become root of the new user namespace, so files made during setup are owned by a
         // mapped id. A mapping without 0 keeps the ids we have.
@@ -98,7 +102,7 @@ fn intermediate_steps(a: &InitArgs<'_>) -> Result<(), String> {
             namespaces::write_time_offsets(linux).map_err(|e| e.to_string())?;
         }
     }
-    Ok(())
+    Ok(idmapped)
 }
 
 /// The container's init.
@@ -148,8 +152,9 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         cgroup: a.cgroup,
     };
     let all_mounts = spec.mounts().clone().unwrap_or_default();
-    for m in &all_mounts {
-        mounts::mount_entry(&ctx, m)?;
+    for (i, m) in all_mounts.iter().enumerate() {
+        let idmapped = a.idmapped.iter().find(|(j, _)| *j == i).map(|(_, fd)| fd);
+        mounts::mount_entry(&ctx, m, idmapped)?;
     }
     let dev_from_host = all_mounts.iter().any(|m| {
         mounts::destination(m) == Path::new("/dev")

@@ -15,6 +15,7 @@ pub mod events;
 pub mod exec;
 pub mod features;
 pub mod hooks;
+pub mod idmapped_mounts;
 pub mod init;
 pub mod io_priority;
 pub mod kill;

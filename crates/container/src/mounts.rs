@@ -1,7 +1,7 @@
 //! `mounts`: each entry mounted in order, its destination resolved inside the rootfs by fd
 //! (see resolve.rs) and the mount made on that fd, never on a path string.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use husk_cgroups::Cgroup;
@@ -161,16 +161,25 @@ pub fn destination(m: &Mount) -> PathBuf {
     Path::new("/").join(m.destination())
 }
 
-/// Mount one entry of `mounts`.
-pub fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), SysError> {
+/// Mount one entry of `mounts`. An idmapped mount comes made, detached, from the parent
+/// (see idmapped_mounts.rs) and is moved onto its destination.
+pub fn mount_entry(
+    ctx: &MountContext<'_>,
+    m: &Mount,
+    idmapped: Option<&OwnedFd>,
+) -> Result<(), SysError> {
     let dest = destination(m);
     let typ = m.typ().clone().unwrap_or_default();
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
     if opts.idmap || m.uid_mappings().is_some() {
-        return Err(fail(
-            format!("mounting {}", dest.display()),
-            "idmapped mounts (idmap, ridmap, uidMappings) are not supported yet",
-        ));
+        let Some(tree) = idmapped else {
+            return Err(fail(
+                format!("mounting {}", dest.display()),
+                "the idmapped mount was not made by the parent",
+            ));
+        };
+        attach_idmapped(ctx, tree, &dest, &opts)?;
+        return apply_after(ctx, &dest, &opts);
     }
     if typ == "cgroup"
         || typ == "cgroup2"
@@ -212,6 +221,31 @@ pub fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), SysError> {
         }
     }
     apply_after(ctx, &dest, &opts)
+}
+
+fn attach_idmapped(
+    ctx: &MountContext<'_>,
+    tree: &OwnedFd,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), SysError> {
+    let is_dir = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(tree))
+        .step(|| format!("stat of the idmapped mount for {}", dest.display()))?
+        .st_mode
+        & libc::S_IFMT
+        == libc::S_IFDIR;
+    let target = if is_dir {
+        ctx.root.mkdir_all(dest, 0o755)?
+    } else {
+        ctx.root.mkfile(dest)?
+    };
+    sys::move_mount_onto(tree.as_fd(), target.as_fd())
+        .step(|| format!("moving the idmapped mount onto {}", dest.display()))?;
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        remount(ctx, dest, extra | MsFlags::MS_BIND)?;
+    }
+    Ok(())
 }
 
 fn bind_mount(

@@ -113,8 +113,22 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
 /// Write the uid and gid maps of the user namespace of process `pid` (done by the parent,
 /// which is privileged in the parent namespace).
 pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<(), SysError> {
-    let uid = map_text(linux.uid_mappings().as_deref().unwrap_or_default());
-    let gid = map_text(linux.gid_mappings().as_deref().unwrap_or_default());
+    write_maps(
+        pid,
+        linux.uid_mappings().as_deref().unwrap_or_default(),
+        linux.gid_mappings().as_deref().unwrap_or_default(),
+    )
+}
+
+/// Write `uid` and `gid` as the maps of process `pid`'s user namespace, as a privileged
+/// parent.
+pub fn write_maps(
+    pid: i32,
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+) -> Result<(), SysError> {
+    let uid = map_text(uid);
+    let gid = map_text(gid);
     let path = format!("/proc/{pid}/uid_map");
     fs::write(&path, &uid)
         .step(|| format!("writing {path} ({})", uid.trim().replace('\n', ", ")))?;

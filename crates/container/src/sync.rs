@@ -50,9 +50,18 @@ pub enum ToParent {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToChild {
+    /// The detached idmapped mount for `mounts[index]`, passed as SCM_RIGHTS with this
+    /// message (before Proceed).
+    IdmappedMount {
+        index: usize,
+    },
     Proceed,
-    HooksDone { state: ContainerState },
-    Error { message: String },
+    HooksDone {
+        state: ContainerState,
+    },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +153,15 @@ impl Channel {
 
     /// Send `msg` with `fd` attached (SCM_RIGHTS).
     pub fn to_parent_with_fd(&self, msg: &ToParent, fd: BorrowedFd<'_>) -> Result<(), SyncError> {
+        self.send_with_fd(msg, fd)
+    }
+
+    /// Send `msg` with `fd` attached (SCM_RIGHTS).
+    pub fn to_child_with_fd(&self, msg: &ToChild, fd: BorrowedFd<'_>) -> Result<(), SyncError> {
+        self.send_with_fd(msg, fd)
+    }
+
+    fn send_with_fd<T: Serialize>(&self, msg: &T, fd: BorrowedFd<'_>) -> Result<(), SyncError> {
         let data = serde_json::to_vec(msg).expect("sync messages serialise");
         let fds = [fd.as_raw_fd()];
         let iov = [std::io::IoSlice::new(&data)];
@@ -159,7 +177,7 @@ impl Channel {
                 Err(nix::Error::EINTR) => continue,
                 Err(source) => {
                     return Err(SyncError::Send {
-                        what: "fd to parent",
+                        what: "message with an fd",
                         source,
                     })
                 }
@@ -185,14 +203,20 @@ impl Channel {
         self.recv_raw().map(|(m, _)| m)
     }
 
-    /// Wait for the parent's `Proceed`.
-    pub fn expect_proceed(&self) -> Result<(), SyncError> {
-        match self.from_parent()? {
-            ToChild::Proceed => Ok(()),
-            other => Err(SyncError::Unexpected {
-                expected: "Proceed",
-                got: format!("{other:?}"),
-            }),
+    /// Wait for the parent's `Proceed`, taking the idmapped mounts sent before it.
+    pub fn expect_proceed(&self) -> Result<Vec<(usize, OwnedFd)>, SyncError> {
+        let mut idmapped = Vec::new();
+        loop {
+            match self.recv_raw()? {
+                (ToChild::Proceed, _) => return Ok(idmapped),
+                (ToChild::IdmappedMount { index }, Some(fd)) => idmapped.push((index, fd)),
+                (other, _) => {
+                    return Err(SyncError::Unexpected {
+                        expected: "Proceed",
+                        got: format!("{other:?}"),
+                    })
+                }
+            }
         }
     }
 

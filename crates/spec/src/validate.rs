@@ -222,11 +222,61 @@ fn check_mounts(c: &mut Checker, spec: &Spec) {
             .iter()
             .flatten()
             .any(|o| o == "idmap" || o == "ridmap");
-        if (m.uid_mappings().is_some() || m.gid_mappings().is_some()) && !idmap && !is_bind {
-            c.fail(
-                format!("mounts[{i}].uidMappings"),
-                "mappings need a bind mount with the idmap or ridmap option",
-            );
+        check_idmapped_mount(c, spec, i, m, idmap, is_bind);
+    }
+}
+
+/// An idmapped mount (`idmap`, `ridmap`, or the mount's own mappings) is a bind mount, has
+/// both mappings or neither, and without them borrows the container's user namespace.
+fn check_idmapped_mount(
+    c: &mut Checker,
+    spec: &Spec,
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    idmap: bool,
+    is_bind: bool,
+) {
+    let (uid, gid) = (m.uid_mappings(), m.gid_mappings());
+    if !idmap && uid.is_none() && gid.is_none() {
+        return;
+    }
+    if !is_bind {
+        c.fail(
+            format!("mounts[{i}].options"),
+            "idmapped mounts (idmap, ridmap, uidMappings) need a bind mount (bind or rbind)",
+        );
+    }
+    match (uid, gid) {
+        (Some(u), Some(g)) => {
+            check_mappings(c, &format!("mounts[{i}].uidMappings"), u);
+            check_mappings(c, &format!("mounts[{i}].gidMappings"), g);
+            for (field, maps) in [("uidMappings", u), ("gidMappings", g)] {
+                if maps.is_empty() {
+                    c.fail(format!("mounts[{i}].{field}"), "must not be empty");
+                }
+            }
+        }
+        (Some(_), None) => c.fail(
+            format!("mounts[{i}].gidMappings"),
+            "must be given along with uidMappings",
+        ),
+        (None, Some(_)) => c.fail(
+            format!("mounts[{i}].uidMappings"),
+            "must be given along with gidMappings",
+        ),
+        (None, None) => {
+            let userns = spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.namespaces().as_ref())
+                .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
+            if !userns {
+                c.fail(
+                    format!("mounts[{i}].options"),
+                    "idmap without uidMappings and gidMappings takes the container's user \
+                     namespace mappings, and there is no user namespace in linux.namespaces",
+                );
+            }
         }
     }
 }
@@ -281,12 +331,12 @@ fn ns_name(t: LinuxNamespaceType) -> &'static str {
 fn check_mappings(c: &mut Checker, field: &str, maps: &[LinuxIdMapping]) {
     for (i, m) in maps.iter().enumerate() {
         if m.size() == 0 {
-            c.fail(format!("linux.{field}[{i}].size"), "must be > 0");
+            c.fail(format!("{field}[{i}].size"), "must be > 0");
         }
         for (what, start) in [("containerID", m.container_id()), ("hostID", m.host_id())] {
             if u64::from(start) + u64::from(m.size()) > u64::from(u32::MAX) {
                 c.fail(
-                    format!("linux.{field}[{i}].{what}"),
+                    format!("{field}[{i}].{what}"),
                     format!("range {start}+{} passes 2^32-1", m.size()),
                 );
             }
@@ -305,13 +355,13 @@ fn check_mappings(c: &mut Checker, field: &str, maps: &[LinuxIdMapping]) {
                 x < y + ys && y < x + xs
             };
             if overlap(a.container_id(), b.container_id()) || overlap(a.host_id(), b.host_id()) {
-                c.fail(format!("linux.{field}[{i}]"), "overlaps an earlier range");
+                c.fail(format!("{field}[{i}]"), "overlaps an earlier range");
             }
         }
     }
     if maps.len() > 340 {
         c.fail(
-            format!("linux.{field}"),
+            field.to_string(),
             "at most 340 ranges are allowed by the kernel",
         );
     }
@@ -344,8 +394,8 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
 
     let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
     let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
-    check_mappings(c, "uidMappings", &uid_maps);
-    check_mappings(c, "gidMappings", &gid_maps);
+    check_mappings(c, "linux.uidMappings", &uid_maps);
+    check_mappings(c, "linux.gidMappings", &gid_maps);
     if !has_ns(LinuxNamespaceType::User) && (!uid_maps.is_empty() || !gid_maps.is_empty()) {
         c.fail(
             "linux.uidMappings",
