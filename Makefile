@@ -10,9 +10,11 @@ all: build
 build:
 	$(CARGO) build -p husk
 
-# What the tests and the demo need from Debian, installed when missing.
+# What the tests and the demo need from Debian, installed when missing (uidmap: newuidmap and
+# newgidmap for the rootless tests).
 deps:
-	@command -v busybox >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
+	@{ command -v busybox >/dev/null && command -v newuidmap >/dev/null; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static uidmap; }
 
 # The pure cgroup v2 guest: Debian's kernel under qemu, cpio for its initramfs.
 deps-cgroupv2: deps

@@ -63,6 +63,23 @@ pub enum CgroupError {
     Invalid(String),
 }
 
+impl CgroupError {
+    /// Was the cgroup refused for lack of permission (an unprivileged user without a
+    /// delegated cgroup)?
+    pub fn is_permission_denied(&self) -> bool {
+        let source = match self {
+            CgroupError::Create { source, .. }
+            | CgroupError::Write { source, .. }
+            | CgroupError::Apply { source, .. } => source,
+            _ => return false,
+        };
+        matches!(
+            source.raw_os_error(),
+            Some(libc::EACCES) | Some(libc::EPERM)
+        ) || source.kind() == std::io::ErrorKind::PermissionDenied
+    }
+}
+
 /// The container's cgroup in one hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hierarchy {

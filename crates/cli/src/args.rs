@@ -12,9 +12,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     disable_version_flag = true
 )]
 pub struct Cli {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = "/run/husk")]
-    pub root: PathBuf,
+    /// Root directory for container state (default: /run/husk as root,
+    /// $XDG_RUNTIME_DIR/husk otherwise).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Log file (default: stderr).
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -405,6 +406,27 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
         }
     }
     out
+}
+
+impl Cli {
+    /// The state root: `--root`, else /run/husk for root and $XDG_RUNTIME_DIR/husk for any
+    /// other user (as runc), who cannot write /run.
+    pub fn state_root(&self) -> anyhow::Result<PathBuf> {
+        if let Some(r) = &self.root {
+            return Ok(r.clone());
+        }
+        if nix::unistd::geteuid().is_root() {
+            return Ok(PathBuf::from("/run/husk"));
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(d) if !d.is_empty() => Ok(PathBuf::from(d).join("husk")),
+            _ => anyhow::bail!(
+                "husk runs as uid {} and XDG_RUNTIME_DIR is not set: give a state directory \
+                 this user can write with --root",
+                nix::unistd::geteuid()
+            ),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,10 +12,15 @@ use husk_container::{
 use crate::args::{Cli, Command, CreateArgs, ExecArgs, ListFormat, PsFormat};
 
 pub fn dispatch(cli: &Cli) -> Result<i32> {
-    let store = Store::new(&cli.root);
     let Some(command) = &cli.command else {
         bail!("no command given; see husk --help");
     };
+    // spec and features touch no state: they work without a state root.
+    let root = match command {
+        Command::Spec { .. } | Command::Features => std::path::PathBuf::new(),
+        _ => cli.state_root()?,
+    };
+    let store = Store::new(&root);
     if cli.systemd_cgroup && matches!(command, Command::Create(_) | Command::Run(_)) {
         check_systemd_driver()?;
     }
@@ -35,7 +40,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Run(r) => return run_cmd(&store, r),
         Command::State { id } => {
             let stored = store.peek(id)?;
-            let status = status_of(&cli.root.join(id), &stored);
+            let status = status_of(&root.join(id), &stored);
             println!("{}", serde_json::to_string_pretty(&stored.public(status))?);
         }
         Command::Kill { all, id, signal } => {
@@ -166,7 +171,8 @@ fn ps(store: &Store, id: &str, format: PsFormat, ps_args: &[String]) -> Result<(
     let stored = store.peek(id).with_context(|| format!("ps {id}"))?;
     let pids = match &stored.cgroup {
         Some(cg) => cg.pids().with_context(|| format!("ps {id}"))?,
-        None => vec![],
+        // Rootless, without a cgroup: the processes of its pid namespace.
+        None => husk_container::process_info::pids_in_pid_namespace_of(stored.pid),
     };
     let mut out = std::io::stdout().lock();
     if format == PsFormat::Json {

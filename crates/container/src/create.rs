@@ -23,7 +23,7 @@ use crate::namespaces::{self, NamespacePlan};
 use crate::seccomp::{connect_listener, SeccompPlan};
 use crate::state::{owner_of, ContainerDir, Store, Stored};
 use crate::sync::{self, ToChild, ToParent};
-use crate::{hooks, kill, process_info, sys, terminal, Error};
+use crate::{hooks, kill, process_info, rootless, sys, terminal, Error};
 
 /// The flags of `husk create` (and `run`).
 #[derive(Debug, Clone, Default)]
@@ -69,6 +69,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     check_supported(&bundle.spec, opts)?;
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let plan = NamespacePlan::from_linux(linux);
+    let rootless = rootless::is_rootless();
+    if rootless {
+        rootless::check(&bundle.spec, &plan)?;
+    }
 
     // The filter is compiled, and the seccomp agent reached, before anything is made.
     let seccomp = linux
@@ -102,13 +106,20 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         0,
     )
     .step(|| format!("opening {}", fifo_path.display()))?;
-    let mut cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), &opts.id)?;
-    cgroup.create()?;
-    cleanup.cgroup = Some(cgroup.clone());
-    apply_devices(&cgroup, &bundle.spec)?;
-    if let Some(resources) = linux.resources() {
-        // Limits are in place before any process joins the cgroup.
-        husk_cgroups::apply_resources(&cgroup, resources, false)?;
+    let cgroup = if rootless {
+        rootless::cgroup(linux, &opts.id)?
+    } else {
+        let mut cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), &opts.id)?;
+        cgroup.create()?;
+        Some(cgroup)
+    };
+    cleanup.cgroup = cgroup.clone();
+    if let Some(cgroup) = &cgroup {
+        apply_devices(cgroup, &bundle.spec)?;
+        if let Some(resources) = linux.resources() {
+            // Limits are in place before any process joins the cgroup.
+            husk_cgroups::apply_resources(cgroup, resources, false)?;
+        }
     }
 
     // Fork the intermediate; it forks the init. Nothing below runs in another thread.
@@ -120,7 +131,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
                 id: &opts.id,
                 bundle: &bundle,
                 plan: &plan,
-                cgroup: Some(&cgroup),
+                cgroup: cgroup.as_ref(),
                 channel: child,
                 fifo,
                 no_pivot: opts.no_pivot,
@@ -138,8 +149,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     cleanup.intermediate = Some(intermediate);
 
     expect(&parent, "Hello", |m| matches!(m, ToParent::Hello))?;
-    cgroup.add_pid(intermediate.as_raw())?;
-    if plan.new_user {
+    if let Some(cgroup) = &cgroup {
+        cgroup.add_pid(intermediate.as_raw())?;
+    }
+    if plan.new_user && rootless {
+        rootless::write_id_maps(intermediate.as_raw(), linux)?;
+    } else if plan.new_user {
         namespaces::write_id_maps(intermediate.as_raw(), linux)?;
     }
     // Idmapped mounts are made here, on the host, now that the user namespace exists.
@@ -202,7 +217,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         created: husk_spec::time::now_rfc3339_nanos(),
         owner: owner_of(&dir.path),
         config: bundle.spec.clone(),
-        cgroup: Some(cgroup.clone()),
+        cgroup: cgroup.clone(),
     };
     let creating = stored.public(Status::Creating);
     if let Err(e) = run_runtime_hooks(&bundle.spec, &creating) {

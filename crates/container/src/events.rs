@@ -41,8 +41,9 @@ pub fn events(
             status,
         });
     }
-    let cg = stored.cgroup.clone().ok_or_else(|| {
-        Error::Unsupported(format!("events of container {id}, which has no cgroup"))
+    let cg = stored.cgroup.clone().ok_or_else(|| Error::NoCgroup {
+        id: id.to_string(),
+        what: "events",
     })?;
     let stats_event = |cg: &husk_cgroups::Cgroup| Event {
         kind: "stats",

@@ -52,11 +52,18 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<(), Error> {
         });
     }
     if all {
+        let s = Signal::try_from(sig).map_err(|_| Error::BadSignal(sig.to_string()))?;
         if let Some(cg) = &stored.cgroup {
-            let s = Signal::try_from(sig).map_err(|_| Error::BadSignal(sig.to_string()))?;
             cg.signal_all(s)?;
             return Ok(());
         }
+        // Rootless, without a cgroup: every process of the container's pid namespace.
+        if process_info::is_alive(stored.pid, stored.pid_start) {
+            for pid in process_info::pids_in_pid_namespace_of(stored.pid) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
+            }
+        }
+        return Ok(());
     }
     signal_init(id, stored.pid, stored.pid_start, sig)?;
     if sig == libc::SIGKILL && status == Status::Paused {

@@ -29,6 +29,7 @@ pub mod process_info;
 pub mod resolve;
 pub mod rlimits;
 pub mod rootfs;
+pub mod rootless;
 pub mod run;
 pub mod scheduler;
 pub mod sealed_exe;
@@ -80,6 +81,11 @@ pub enum Error {
     BadCgroup(String),
     #[error("{0}: not supported yet")]
     Unsupported(String),
+    #[error("container {id} has no cgroup (husk ran rootless, without a delegated cgroup): {what} need one")]
+    NoCgroup { id: String, what: &'static str },
+    /// What an unprivileged user cannot do, and what to change.
+    #[error("rootless: {0}")]
+    Rootless(String),
     #[error("container {id} is {status}: container not running")]
     NotRunning {
         id: String,

@@ -37,8 +37,9 @@ fn set(store: &Store, id: &str, wanted: FreezerState) -> Result<(), Error> {
             },
         });
     }
-    let cg = stored.cgroup.as_ref().ok_or_else(|| {
-        Error::Unsupported(format!("pausing container {id}, which has no cgroup"))
+    let cg = stored.cgroup.as_ref().ok_or_else(|| Error::NoCgroup {
+        id: id.to_string(),
+        what: "pause and resume",
     })?;
     cg.set_freezer(wanted)?;
     Ok(())

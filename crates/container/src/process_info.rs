@@ -36,6 +36,28 @@ pub fn user_name(uid: u32) -> Option<String> {
     })
 }
 
+/// The host pids of every process in the pid namespace of `init` (a container without a
+/// cgroup of its own: rootless). A container sharing the host's pid namespace has only its
+/// init to show.
+pub fn pids_in_pid_namespace_of(init: i32) -> Vec<i32> {
+    let ns = |pid: &str| fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(target) = ns(&init.to_string()) else {
+        return vec![];
+    };
+    if ns("self").as_ref() == Some(&target) {
+        return vec![init];
+    }
+    let mut pids: Vec<i32> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ns(&p.to_string()).as_ref() == Some(&target))
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,9 @@ pub fn update(store: &Store, id: &str, changes: &LinuxResources) -> Result<(), E
             status,
         });
     }
-    let cg = stored.cgroup.clone().ok_or_else(|| {
-        Error::Unsupported(format!("updating container {id}, which has no cgroup"))
+    let cg = stored.cgroup.clone().ok_or_else(|| Error::NoCgroup {
+        id: id.to_string(),
+        what: "updates",
     })?;
     if changes.devices().is_some() {
         return Err(Error::Unsupported(

@@ -1,0 +1,364 @@
+//! Rootless husk: an unprivileged user runs containers with nothing but a user namespace
+//! (and, for subordinate ranges, newuidmap/newgidmap with /etc/subuid and /etc/subgid).
+//!
+//! Needs root to set up: the test creates the user `husk-rootless` (with subordinate
+//! ranges) once, then drives husk as that user with setpriv.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use husk_e2e::*;
+
+const USER: &str = "husk-rootless";
+
+struct User {
+    uid: u32,
+    gid: u32,
+    /// The first subordinate uid and gid granted (65536 of each).
+    sub_uid: u32,
+    sub_gid: u32,
+    /// A copy of husk this user can execute, whatever the checkout's permissions.
+    husk: PathBuf,
+}
+
+fn id_of(flag: &str) -> Option<u32> {
+    let out = Command::new("id").args([flag, USER]).output().ok()?;
+    text(&out.stdout).trim().parse().ok()
+}
+
+fn sub_range(file: &str, uid: u32) -> Option<u32> {
+    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() == 3 && (f[0] == USER || f[0] == uid.to_string()) && f[2].parse() == Ok(65536u32))
+            .then(|| f[1].parse().ok())
+            .flatten()
+    })
+}
+
+/// The unprivileged user, made on first use (idempotent across runs).
+fn user() -> &'static User {
+    static USER_ONCE: OnceLock<User> = OnceLock::new();
+    USER_ONCE.get_or_init(|| {
+        if id_of("-u").is_none() {
+            let st = Command::new("useradd")
+                .args(["--no-create-home", "--shell", "/bin/sh", USER])
+                .status()
+                .expect("useradd");
+            assert!(st.success(), "useradd {USER}");
+        }
+        let uid = id_of("-u").unwrap();
+        let gid = id_of("-g").unwrap();
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            if sub_range(file, uid).is_none() {
+                let mut text = std::fs::read_to_string(file).unwrap_or_default();
+                text.push_str(&format!("{USER}:600000:65536\n"));
+                std::fs::write(file, text).unwrap();
+            }
+        }
+        // One copy, replaced atomically on each run (not one per test process).
+        let dir = PathBuf::from("/tmp/husk-rootless-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let husk = dir.join("husk");
+        let tmp = dir.join(unique("husk"));
+        std::fs::copy(husk_bin(), &tmp).unwrap();
+        std::fs::rename(&tmp, &husk).unwrap();
+        User {
+            uid,
+            gid,
+            sub_uid: sub_range("/etc/subuid", uid).unwrap(),
+            sub_gid: sub_range("/etc/subgid", uid).unwrap(),
+            husk,
+        }
+    })
+}
+
+/// True if this machine can run the rootless tests; prints why not otherwise.
+fn can_run() -> bool {
+    if !is_root() {
+        return false;
+    }
+    if which("newuidmap").is_none() || which("setpriv").is_none() {
+        panic!("newuidmap (Debian's uidmap) and setpriv are needed: make deps installs them");
+    }
+    true
+}
+
+/// A scratch directory owned by the user.
+fn user_dir(u: &User, prefix: &str, mode: u32) -> TempDir {
+    let d = TempDir::new(prefix);
+    chown_r(d.path(), u);
+    std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    d
+}
+
+fn chown_r(p: &Path, u: &User) {
+    let st = Command::new("chown")
+        .args(["-R", "-h", &format!("{}:{}", u.uid, u.gid)])
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// husk run by the user, with `XDG_RUNTIME_DIR` = `runtime_dir` (or unset).
+fn as_user(
+    u: &User,
+    runtime_dir: Option<&Path>,
+    cwd: &Path,
+    args: &[&str],
+) -> (i32, String, String) {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid",
+        &u.uid.to_string(),
+        "--regid",
+        &u.gid.to_string(),
+        "--clear-groups",
+        "--",
+    ])
+    .arg(&u.husk)
+    .args(args)
+    .current_dir(cwd)
+    .env_remove("XDG_RUNTIME_DIR");
+    if let Some(d) = runtime_dir {
+        cmd.env("XDG_RUNTIME_DIR", d);
+    }
+    let out = run_to_files(&mut cmd);
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// A busybox bundle owned by the user, with the config `husk spec --rootless` wrote as that
+/// user, and `args`.
+fn rootless_bundle(u: &User, args: &[&str]) -> TestBundle {
+    let b = TestBundle::busybox(args);
+    std::fs::remove_file(b.path().join("config.json")).unwrap();
+    chown_r(b.path(), u);
+    let (code, _, err) = as_user(u, None, b.path(), &["spec", "--rootless"]);
+    assert_eq!(code, 0, "spec --rootless: {err}");
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(b.path().join("config.json")).unwrap()).unwrap();
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!(args);
+    TestBundle { dir: b.dir, config }
+}
+
+fn run_state(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn spec_rootless_runs_as_is_with_only_the_users_own_id() {
+    if !can_run() {
+        return;
+    }
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    let root_state_before = run_state(Path::new("/run/husk"));
+    let b = rootless_bundle(
+        u,
+        &[
+            "sh",
+            "-c",
+            "id -u; id -g; cat /proc/self/uid_map; ls /dev/null",
+        ],
+    );
+    b.write();
+    let id = unique("rl-own");
+    let (code, out, err) = as_user(
+        u,
+        Some(xdg.path()),
+        b.path(),
+        &["run", "--bundle", ".", &id],
+    );
+    assert_eq!(code, 0, "stderr {err}");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["0"]);
+    assert_eq!(lines[1], ["0"]);
+    assert_eq!(lines[2], ["0", &u.uid.to_string(), "1"]);
+    assert_eq!(lines[3], ["/dev/null"]);
+    // The state lived under $XDG_RUNTIME_DIR/husk and is gone; root's /run/husk is untouched;
+    // no cgroup was made.
+    assert!(xdg.path().join("husk").is_dir());
+    assert!(run_state(&xdg.path().join("husk")).is_empty());
+    assert_eq!(run_state(Path::new("/run/husk")), root_state_before);
+    for d in cgroup_dirs(&id) {
+        assert!(!d.exists(), "{} made", d.display());
+    }
+}
+
+#[test]
+fn subordinate_ranges_exec_kill_and_delete() {
+    if !can_run() {
+        return;
+    }
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    let mut b = rootless_bundle(
+        u,
+        &[
+            "sh",
+            "-c",
+            "id; cat /proc/self/uid_map /proc/self/gid_map; exec sleep 600",
+        ],
+    );
+    b.config["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": u.uid, "size": 1},
+        {"containerID": 1, "hostID": u.sub_uid, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([
+        {"containerID": 0, "hostID": u.gid, "size": 1},
+        {"containerID": 1, "hostID": u.sub_gid, "size": 65536}]);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
+    b.write();
+    let id = unique("rl-sub");
+    let state_dir = xdg.path().join("husk").join(&id);
+    let run = |args: &[&str]| as_user(u, Some(xdg.path()), b.path(), args);
+    let (code, _, err) = run(&["create", "--bundle", ".", &id]);
+    assert_eq!(code, 0, "create: {err}");
+    let meta = std::fs::metadata(&state_dir).expect("state under XDG_RUNTIME_DIR/husk");
+    assert_eq!(meta.uid(), u.uid);
+    let (code, _, err) = run(&["start", &id]);
+    assert_eq!(code, 0, "start: {err}");
+
+    let state: Value = serde_json::from_str(&run(&["state", &id]).1).unwrap();
+    assert_eq!(state["status"], "running");
+    let pid = state["pid"].as_i64().unwrap();
+    // From the host: the process runs as subordinate uid 1000 maps to.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid_line.split_whitespace().nth(1).unwrap(),
+        (u.sub_uid + 999).to_string()
+    );
+
+    // exec sees the same namespace and maps, as the config's user (as runc's exec).
+    let (code, out, err) = run(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert_eq!(code, 0, "exec: {err}");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["1000"]);
+    assert_eq!(lines[1], ["0", &u.uid.to_string(), "1"]);
+    assert_eq!(lines[2], ["1", &u.sub_uid.to_string(), "65536"]);
+    let (code, _, err) = run(&["exec", "--detach", &id, "sleep", "600"]);
+    assert_eq!(code, 0, "exec -d: {err}");
+    let (_, out, _) = run(&["ps", "--format", "json", &id]);
+    let pids: Vec<i64> = serde_json::from_str(&out).unwrap();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+
+    // Without a cgroup there is nothing to freeze or limit: a clear refusal.
+    for args in [vec!["pause", &id], vec!["update", "--memory", "100M", &id]] {
+        let (code, _, err) = run(&args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains("has no cgroup (husk ran rootless"), "{err}");
+    }
+    let (code, _, err) = run(&["kill", "--all", &id, "KILL"]);
+    assert_eq!(code, 0, "kill: {err}");
+    wait_for(
+        || {
+            let (_, out, _) = run(&["state", &id]);
+            out.contains("\"stopped\"")
+        },
+        "the container to stop",
+    );
+    for p in &pids {
+        wait_for(
+            || !Path::new(&format!("/proc/{p}")).exists(),
+            "the processes to go",
+        );
+    }
+    let (code, _, err) = run(&["delete", &id]);
+    assert_eq!(code, 0, "delete: {err}");
+    assert!(!state_dir.exists());
+}
+
+#[test]
+fn what_an_unprivileged_user_cannot_have_is_refused_with_what_to_do() {
+    if !can_run() {
+        return;
+    }
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    type Tweak = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Tweak, &str)> = vec![
+        (
+            "range not granted",
+            Box::new(|c| {
+                c["linux"]["uidMappings"] =
+                    json!([{"containerID": 0, "hostID": 4000000, "size": 100}]);
+            }),
+            "linux.uidMappings maps 4000000-4000099, but /etc/subuid grants this user only",
+        ),
+        (
+            "no user namespace",
+            Box::new(|c| {
+                let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+                ns.retain(|n| n["type"] != "user");
+                c["linux"].as_object_mut().unwrap().remove("uidMappings");
+                c["linux"].as_object_mut().unwrap().remove("gidMappings");
+            }),
+            "needs a \"user\" namespace",
+        ),
+        (
+            "resources without a cgroup",
+            Box::new(|c| {
+                c["linux"]["resources"] = json!({"memory": {"limit": 100000000}});
+            }),
+            "linux.resources.memory: husk runs as uid",
+        ),
+        (
+            "supplementary groups with only the own gid",
+            Box::new(|c| {
+                c["process"]["user"]["additionalGids"] = json!([5]);
+            }),
+            "process.user.additionalGids",
+        ),
+    ];
+    for (name, tweak, want) in cases {
+        let mut b = rootless_bundle(u, &["true"]);
+        tweak(&mut b.config);
+        b.write();
+        let id = unique("rl-bad");
+        let (code, _, err) = as_user(
+            u,
+            Some(xdg.path()),
+            b.path(),
+            &["run", "--bundle", ".", &id],
+        );
+        assert_ne!(code, 0, "{name}: ran");
+        assert!(err.contains(want), "{name}: {err}");
+        assert!(
+            run_state(&xdg.path().join("husk")).is_empty(),
+            "{name}: state left"
+        );
+        for d in cgroup_dirs(&id) {
+            assert!(!d.exists(), "{name}: {} left", d.display());
+        }
+    }
+    // Without XDG_RUNTIME_DIR there is no default state root for a user.
+    let (code, _, err) = as_user(u, None, Path::new("/"), &["list"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("XDG_RUNTIME_DIR is not set") && err.contains("--root"),
+        "{err}"
+    );
+}
