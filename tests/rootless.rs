@@ -326,6 +326,15 @@ fn what_an_unprivileged_user_cannot_have_is_refused_with_what_to_do() {
             "linux.resources.memory: husk runs as uid",
         ),
         (
+            "an idmapped mount",
+            Box::new(|c| {
+                c["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": "/data", "type": "bind", "source": "/tmp",
+                    "options": ["bind", "idmap"]}));
+            }),
+            "an idmapped mount needs CAP_SYS_ADMIN over the host filesystem",
+        ),
+        (
             "supplementary groups with only the own gid",
             Box::new(|c| {
                 c["process"]["user"]["additionalGids"] = json!([5]);

@@ -47,6 +47,16 @@ pub fn check(spec: &Spec, plan: &NamespacePlan) -> Result<(), Error> {
             geteuid()
         )));
     }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if crate::idmapped_mounts::wanted(m) {
+            return Err(Error::Rootless(format!(
+                "mounts[{i}] ({}): an idmapped mount needs CAP_SYS_ADMIN over the host \
+                 filesystem it maps, which only root has; run husk as root or drop \
+                 idmap/ridmap and the mount's mappings",
+                m.destination().display()
+            )));
+        }
+    }
     if !plan.new_user {
         return Ok(()); // a joined user namespace comes with its maps
     }
