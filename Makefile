@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: all build deps deps-cgroupv2 deps-clients deps-bench demo test test-cgroupv2 test-clients test-conformance conformance checker check unit e2e bench clean
+.PHONY: all build deps deps-cgroupv2 deps-clients deps-bench demo test test-stress test-cgroupv2 test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -47,6 +47,10 @@ unit:
 e2e: deps build
 	HUSK_BIN=$(CURDIR)/$(HUSK) $(CARGO) test -p husk-e2e -- --test-threads=2
 
+# The long runs (tests/stress.rs): 1,000 cycles, 200 containers at once, racing commands.
+test-stress: deps build
+	HUSK_BIN=$(CURDIR)/$(HUSK) $(CARGO) test -p husk-e2e --test stress -- --ignored --test-threads=1 --nocapture
+
 # tests/cgroups.rs again, inside a pure cgroup v2 guest (see integration/cgroupv2/run.sh).
 test-cgroupv2: deps-cgroupv2 build
 	tests=$$($(CARGO) test -p husk-e2e --test cgroups --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
@@ -57,7 +61,7 @@ test-clients: deps-clients build
 	bash integration/clients/containerd.sh $(CURDIR)/$(HUSK)
 	bash integration/clients/podman.sh $(CURDIR)/$(HUSK)
 
-test: check unit e2e test-conformance test-cgroupv2 test-clients
+test: check unit e2e test-stress test-conformance test-cgroupv2 test-clients
 
 # The conformance suite (integration/conformance): the checker, built statically so that it
 # runs inside a busybox rootfs, and the driver. `make conformance RUNTIME=/path` runs it

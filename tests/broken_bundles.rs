@@ -362,6 +362,129 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "cannot read config",
         ),
         (
+            "oversized config.json",
+            |c, dir| {
+                // 17 MiB of annotation: past the 16 MiB husk reads.
+                c["annotations"] = json!({"big": "x".repeat(17 << 20)});
+                std::fs::write(dir.join("config.json"), c.to_string()).unwrap();
+            },
+            "larger than the 16777216 husk reads",
+        ),
+        (
+            "deeply nested JSON",
+            |c, dir| {
+                let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+                // Where a string belongs (unknown properties, which the spec says to
+                // ignore, are skipped without recursion by serde_json).
+                let text = c.to_string();
+                let text = format!("{{\"hostname\": {deep}, {}", &text[1..]);
+                std::fs::write(dir.join("config.json"), text).unwrap();
+            },
+            "hostname: invalid type: sequence",
+        ),
+        (
+            "non-UTF-8 string",
+            |c, dir| {
+                c["hostname"] = json!("HOSTNAME_PLACEHOLDER");
+                let text = c.to_string().into_bytes();
+                let at = text
+                    .windows(20)
+                    .position(|w| w == b"HOSTNAME_PLACEHOLDER")
+                    .unwrap();
+                let mut bytes = text[..at].to_vec();
+                bytes.extend_from_slice(b"bad\xff\xfename");
+                bytes.extend_from_slice(&text[at + 20..]);
+                std::fs::write(dir.join("config.json"), bytes).unwrap();
+            },
+            "invalid unicode",
+        ),
+        (
+            "huge number",
+            |c, _| c["process"]["user"]["uid"] = json!(18446744073709551615u64),
+            "process.user.uid",
+        ),
+        (
+            "number too large for any integer",
+            |c, dir| {
+                let text = c
+                    .to_string()
+                    .replace("\"uid\":0", "\"uid\":1000000000000000000000000000000");
+                std::fs::write(dir.join("config.json"), text).unwrap();
+            },
+            "process.user.uid",
+        ),
+        (
+            "negative mapping size",
+            |c, _| {
+                ns(c).push(json!({"type": "user"}));
+                c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": -1}]);
+                c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            },
+            "linux.uidMappings[0].size",
+        ),
+        (
+            "mount destination climbing above /",
+            |c, _| {
+                c["mounts"].as_array_mut().unwrap().push(
+                    json!({"destination": "/tmp/../../etc", "type": "tmpfs", "source": "tmpfs"}),
+                )
+            },
+            "climbs above / with \"..\"",
+        ),
+        (
+            "device path climbing above /",
+            |c, _| {
+                c["linux"]["devices"] = json!([{"path": "/dev/../../../x", "type": "c",
+                    "major": 1, "minor": 3}])
+            },
+            "linux.devices[0].path: \"/dev/../../../x\" climbs above /",
+        ),
+        (
+            "NUL byte in an argument",
+            |c, _| c["process"]["args"] = json!(["tr\u{0}ue"]),
+            "process.args[0]: must not contain a NUL byte",
+        ),
+        (
+            "NUL byte in the environment",
+            |c, _| c["process"]["env"] = json!(["A=b\u{0}c"]),
+            "process.env[0]: must not contain a NUL byte",
+        ),
+        (
+            "NUL byte in a mount destination",
+            |c, _| {
+                c["mounts"].as_array_mut().unwrap().push(
+                    json!({"destination": "/tmp/a\u{0}b", "type": "tmpfs", "source": "tmpfs"}),
+                )
+            },
+            "must not contain a NUL byte",
+        ),
+        (
+            "idmap on a non-bind mount",
+            |c, _| {
+                ns(c).push(json!({"type": "user"}));
+                c["linux"]["uidMappings"] =
+                    json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                c["linux"]["gidMappings"] =
+                    json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                c["mounts"].as_array_mut().unwrap().push(
+                    json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}),
+                )
+            },
+            "idmapped mounts (idmap, ridmap, uidMappings) need a bind mount",
+        ),
+        (
+            "mount uidMappings without gidMappings",
+            |c, _| {
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"destination": "/data",
+                    "type": "bind", "source": "/tmp", "options": ["bind", "idmap"],
+                    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}))
+            },
+            "gidMappings: must be given along with uidMappings",
+        ),
+        (
             "config.json is a directory",
             |_, dir| {
                 std::fs::remove_file(dir.join("config.json")).unwrap();
@@ -397,14 +520,22 @@ fn every_broken_bundle_fails_with_a_named_error_and_leaves_nothing() {
     }
     let h = Husk::new();
     let cases = cases();
-    assert!(cases.len() >= 30, "the table holds {} cases", cases.len());
+    assert!(cases.len() >= 60, "the table holds {} cases", cases.len());
     let mut failures = Vec::new();
     for (name, mutate, expect) in &cases {
         let mut b = TestBundle::busybox(&["true"]);
         let dir = b.path().to_path_buf();
         mutate(&mut b.config, &dir);
         if b.path().join("config.json").is_file()
-            && !matches!(*name, "invalid JSON" | "trailing garbage after the JSON")
+            && !matches!(
+                *name,
+                "invalid JSON"
+                    | "trailing garbage after the JSON"
+                    | "oversized config.json"
+                    | "deeply nested JSON"
+                    | "non-UTF-8 string"
+                    | "number too large for any integer"
+            )
         {
             b.write();
         }

@@ -447,3 +447,92 @@ fn sigpipe_is_not_ignored_in_the_container_process() {
     assert_eq!(ignored(&status) & SIGPIPE, 0, "{status}");
     h.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn a_broken_process_json_names_the_field_and_runs_nothing() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "600"]);
+    let (id, _) = running(&h, &b, "exec-badproc");
+    let dir = TempDir::new("husk-badproc");
+    let file = dir.path().join("process.json");
+    let ok_process = json!({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}});
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut p = ok_process.clone();
+        f(&mut p);
+        p.to_string()
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("invalid JSON", "{\"args\": [".into(), "EOF while parsing"),
+        ("not an object", "[1, 2]".into(), "invalid type"),
+        (
+            "no args",
+            with(&|p| p["args"] = json!([])),
+            "process.args: must not be empty",
+        ),
+        (
+            "args of the wrong type",
+            with(&|p| p["args"] = json!("true")),
+            "args",
+        ),
+        (
+            "relative cwd",
+            with(&|p| p["cwd"] = json!("tmp")),
+            "process.cwd: must be an absolute path",
+        ),
+        (
+            "uid out of range",
+            with(&|p| p["user"]["uid"] = json!(1u64 << 40)),
+            "user.uid",
+        ),
+        (
+            "negative gid",
+            with(&|p| p["user"]["gid"] = json!(-5)),
+            "user.gid",
+        ),
+        (
+            "NUL in an argument",
+            with(&|p| p["args"] = json!(["tr\u{0}ue"])),
+            "process.args[0]: must not contain a NUL byte",
+        ),
+        (
+            "env without =",
+            with(&|p| p["env"] = json!(["NOEQUALS"])),
+            "process.env[0]",
+        ),
+        (
+            "unknown capability",
+            with(&|p| p["capabilities"] = json!({"bounding": ["CAP_NO_SUCH"]})),
+            "CAP_NO_SUCH",
+        ),
+        (
+            "a lone surrogate",
+            r#"{"args": ["\udc80"]}"#.into(),
+            "args[0]: lone leading surrogate",
+        ),
+        ("non-UTF-8 bytes", "NON_UTF8".into(), "args[0]"),
+    ];
+    let procs_before = h.ok(&["ps", "--format", "json", &id]);
+    let mut failures = vec![];
+    for (name, content, want) in &cases {
+        if content == "NON_UTF8" {
+            std::fs::write(&file, b"{\"args\": [\"a\xffb\"], \"cwd\": \"/\"}").unwrap();
+        } else {
+            std::fs::write(&file, content).unwrap();
+        }
+        let out = h.run(&["exec", "--process", file.to_str().unwrap(), &id]);
+        let err = text(&out.stderr);
+        if out.status.code() != Some(1) {
+            failures.push(format!("{name}: exit {:?}: {err}", out.status));
+        } else if !err.contains(want) {
+            failures.push(format!("{name}: {err:?} does not contain {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Nothing ran, and the container is as it was.
+    assert_eq!(h.ok(&["ps", "--format", "json", &id]), procs_before);
+    assert_eq!(h.state(&id)["status"], "running");
+    h.ok(&["delete", "--force", &id]);
+}

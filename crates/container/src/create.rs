@@ -16,12 +16,13 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::Spec;
 
+use crate::crash_point::crash_point;
 use crate::error::StepContext;
 use crate::idmapped_mounts::{self, ContainerUserns};
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, NamespacePlan};
 use crate::seccomp::{connect_listener, SeccompPlan};
-use crate::state::{owner_of, ContainerDir, Store, Stored};
+use crate::state::{owner_of, ContainerDir, Creator, Store, Stored};
 use crate::sync::{self, ToChild, ToParent};
 use crate::{hooks, kill, process_info, rootless, sys, terminal, Error};
 
@@ -87,6 +88,22 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
 
     let dir = store.create(&opts.id)?;
     let mut cleanup = Cleanup::new(&dir);
+    // What is made is recorded as it is made, so that a husk killed at any point leaves a
+    // state `delete` can clean up from (see crash_point.rs).
+    let mut stored = Stored {
+        id: opts.id.clone(),
+        pid: 0,
+        pid_start: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: husk_spec::time::now_rfc3339_nanos(),
+        owner: owner_of(&dir.path),
+        config: bundle.spec.clone(),
+        cgroup: None,
+        creating: Creator::me(),
+    };
+    dir.save_progress(&stored)?;
+    crash_point("state-dir");
 
     // The start gate, and the cgroup.
     let fifo_path = dir.fifo();
@@ -114,6 +131,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         Some(cgroup)
     };
     cleanup.cgroup = cgroup.clone();
+    stored.cgroup = cgroup.clone();
+    dir.save_progress(&stored)?;
     if let Some(cgroup) = &cgroup {
         apply_devices(cgroup, &bundle.spec)?;
         if let Some(resources) = linux.resources() {
@@ -121,6 +140,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
             husk_cgroups::apply_resources(cgroup, resources, false)?;
         }
     }
+    crash_point("cgroup");
 
     // Fork the intermediate; it forks the init. Nothing below runs in another thread.
     let (parent, child) = sync::pair()?;
@@ -139,6 +159,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
                 preserve_fds: opts.listen_fds + opts.preserve_fds,
                 seccomp: seccomp.as_ref(),
                 seccomp_listener: seccomp_listener.as_ref(),
+                state_lock: dir.lock_fd(),
                 idmapped: Vec::new(),
             })
         }
@@ -147,6 +168,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     drop(child);
     drop(seccomp_listener); // the init holds it now
     cleanup.intermediate = Some(intermediate);
+    crash_point("forked");
 
     expect(&parent, "Hello", |m| matches!(m, ToParent::Hello))?;
     if let Some(cgroup) = &cgroup {
@@ -170,6 +192,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         ContainerUserns::None
     };
     idmapped_mounts::make_and_send(&bundle.spec, &bundle.dir, &userns, &parent)?;
+    crash_point("mapped");
     parent.to_child(&ToChild::Proceed)?;
     // The intermediate reports the init's pid; the init, on the same socket, asks for the
     // runtime hooks once its mounts are done. The init does not wait for the intermediate,
@@ -188,6 +211,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         }
     };
     cleanup.init = Some(pid);
+    stored.pid = pid;
+    stored.pid_start = process_info::start_time(pid).unwrap_or(0);
+    dir.save_progress(&stored)?;
+    crash_point("init-pid");
     if let Some(adj) = bundle
         .spec
         .process()
@@ -201,24 +228,14 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     }
     reap_intermediate(intermediate)?;
     cleanup.intermediate = None;
-    let pid_start = process_info::start_time(pid)
-        .ok_or_else(|| Error::Init("the init exited during create".into()))?;
+    if !process_info::is_alive(pid, stored.pid_start) {
+        return Err(Error::Init("the init exited during create".into()));
+    }
 
     // The init has built the container's world up to pivot_root; the runtime's hooks now.
     if !hooks_requested {
         expect(&parent, "RunHooks", |m| matches!(m, ToParent::RunHooks))?;
     }
-    let mut stored = Stored {
-        id: opts.id.clone(),
-        pid,
-        pid_start,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: husk_spec::time::now_rfc3339_nanos(),
-        owner: owner_of(&dir.path),
-        config: bundle.spec.clone(),
-        cgroup: cgroup.clone(),
-    };
     let creating = stored.public(Status::Creating);
     if let Err(e) = run_runtime_hooks(&bundle.spec, &creating) {
         let _ = parent.to_child(&ToChild::Error {
@@ -244,8 +261,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         }
     }
 
+    crash_point("ready");
     stored.created = husk_spec::time::now_rfc3339_nanos();
+    stored.creating = None;
     dir.save(&stored)?;
+    crash_point("saved");
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use husk_spec::Status;
 use nix::sys::signal::Signal;
 
+use crate::crash_point::crash_point;
 use crate::state::{StateError, Store};
 use crate::{hooks, kill, sys, Error};
 
@@ -29,6 +30,13 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
     };
     let status = dir.status(&stored);
     match status {
+        // A create that was killed half-way: its init may still be alive (we hold the lock,
+        // so its creator is gone).
+        Status::Stopped if stored.creating.is_some() => {
+            if crate::process_info::is_alive(stored.pid, stored.pid_start) {
+                kill::kill_and_wait(stored.pid);
+            }
+        }
         Status::Stopped => {}
         Status::Created => kill::kill_and_wait(stored.pid),
         _ if !force => {
@@ -49,6 +57,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
         let _ = cg.signal_all(Signal::SIGKILL);
         wait_cgroup_empty(cg);
     }
+    crash_point("delete-killed");
     if let Some(h) = stored
         .config
         .hooks()
@@ -62,6 +71,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
     if let Some(cg) = &stored.cgroup {
         cg.remove()?;
     }
+    crash_point("delete-cgroup");
     dir.remove()?;
     Ok(())
 }

@@ -80,6 +80,7 @@ fn run_one(phase: &'static str, index: usize, hook: &Hook, state: &[u8]) -> Resu
         .stdout(out_file.try_clone().map_err(spawn_err)?)
         .stderr(out_file.try_clone().map_err(spawn_err)?);
     let mut child = cmd.spawn().map_err(spawn_err)?;
+    crate::crash_point::crash_point(&format!("hook-{phase}"));
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that exits without reading its stdin is not an error (EPIPE ignored).
         let _ = stdin.write_all(state);

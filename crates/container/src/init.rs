@@ -43,6 +43,8 @@ pub struct InitArgs<'a> {
     /// `linux.seccomp`, compiled by the parent, and the agent's socket for SCMP_ACT_NOTIFY.
     pub seccomp: Option<&'a SeccompPlan>,
     pub seccomp_listener: Option<&'a std::os::unix::net::UnixStream>,
+    /// husk's lock on the state directory (closed first thing: see ContainerDir::lock_fd).
+    pub state_lock: std::os::fd::RawFd,
     /// The detached idmapped mounts the parent made, by index in `mounts` (set by the
     /// intermediate when they arrive).
     pub idmapped: Vec<(usize, OwnedFd)>,
@@ -65,6 +67,7 @@ fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
 
 /// The intermediate process: namespaces, then fork the init and report its pid.
 pub fn intermediate(mut args: InitArgs<'_>) -> ! {
+    let _ = nix::unistd::close(args.state_lock);
     match intermediate_steps(&args) {
         Ok(idmapped) => args.idmapped = idmapped,
         Err(e) => die(&args.channel, e),

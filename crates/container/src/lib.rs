@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod capabilities;
+pub mod crash_point;
 pub mod create;
 pub mod delete;
 pub mod devices;

@@ -62,6 +62,26 @@ pub struct Stored {
     /// The config the container was created from (hooks, namespaces, process).
     pub config: Spec,
     pub cgroup: Option<Cgroup>,
+    /// Set while `create` is still making the container: the husk process doing it. If that
+    /// process is gone and this is still set, create died half-way (the container is
+    /// reported stopped and `delete` removes what was made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creating: Option<Creator>,
+}
+
+/// The `husk create` process at work on a container (pid and start time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Creator {
+    pub pid: i32,
+    pub start: u64,
+}
+
+impl Creator {
+    /// This process.
+    pub fn me() -> Option<Creator> {
+        let pid = std::process::id() as i32;
+        process_info::start_time(pid).map(|start| Creator { pid, start })
+    }
 }
 
 impl Stored {
@@ -247,6 +267,16 @@ impl ContainerDir {
 
     /// Write state.json atomically: a temporary file, fsync'd, renamed over the old one.
     pub fn save(&self, stored: &Stored) -> Result<(), StateError> {
+        self.write_state(stored, true)
+    }
+
+    /// Write what `create` has made so far (atomically, not fsync'd: it is for a husk that
+    /// is killed, not for a machine that loses power; the final `save` is).
+    pub fn save_progress(&self, stored: &Stored) -> Result<(), StateError> {
+        self.write_state(stored, false)
+    }
+
+    fn write_state(&self, stored: &Stored, sync: bool) -> Result<(), StateError> {
         let path = self.path.join(STATE_FILE);
         let tmp = self.path.join(".state.json.tmp");
         let io = |source| StateError::Io {
@@ -262,8 +292,17 @@ impl ContainerDir {
             .open(&tmp)
             .map_err(io)?;
         f.write_all(&data).map_err(io)?;
-        f.sync_data().map_err(io)?;
+        if sync {
+            f.sync_data().map_err(io)?;
+        }
         fs::rename(&tmp, &path).map_err(|source| StateError::Io { path, source })
+    }
+
+    /// The fd holding this directory's lock. A forked child must close its copy: the lock
+    /// belongs to the open file, so a child that outlives a killed husk would keep it held.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self._lock.as_raw_fd()
     }
 
     pub fn fifo(&self) -> PathBuf {
@@ -287,6 +326,13 @@ impl ContainerDir {
 
 /// The status of a stored container whose directory is `dir`.
 pub fn status_of(dir: &Path, stored: &Stored) -> Status {
+    if let Some(c) = stored.creating {
+        return if process_info::is_alive(c.pid, c.start) {
+            Status::Creating
+        } else {
+            Status::Stopped
+        };
+    }
     if !process_info::is_alive(stored.pid, stored.pid_start) {
         return Status::Stopped;
     }

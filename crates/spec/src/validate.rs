@@ -199,6 +199,12 @@ fn check_mounts(c: &mut Checker, spec: &Spec) {
                 dest.display()
             ));
         }
+        if climbs_above_root(dest) {
+            c.fail(
+                format!("mounts[{i}].destination"),
+                format!("{dest:?} climbs above / with \"..\""),
+            );
+        }
         if dest.as_os_str().as_encoded_bytes().contains(&0) {
             c.fail(
                 format!("mounts[{i}].destination"),
@@ -469,6 +475,12 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
 
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         c.absolute(format!("linux.devices[{i}].path"), d.path());
+        if climbs_above_root(d.path()) {
+            c.fail(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} climbs above / with \"..\"", d.path()),
+            );
+        }
         match d.typ() {
             LinuxDeviceType::A => c.fail(
                 format!("linux.devices[{i}].type"),
@@ -512,6 +524,23 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
             c.fail("linux.cgroupsPath", "must not contain \"..\"");
         }
     }
+}
+
+/// A container path whose `..` components go above its root ("/../etc"): meaningless inside
+/// the container (it would be taken as "/etc") and only ever a mistake or an attempt to
+/// reach the host, so it is refused.
+fn climbs_above_root(p: &std::path::Path) -> bool {
+    use std::path::Component;
+    let mut depth: usize = 0;
+    for c in p.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir if depth == 0 => return true,
+            Component::ParentDir => depth -= 1,
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
