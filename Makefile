@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: all build deps deps-cgroupv2 deps-clients deps-bench demo test test-stress test-cgroupv2 test-clients test-conformance conformance checker check unit e2e bench clean
+.PHONY: fuzz all build deps deps-cgroupv2 deps-clients deps-bench demo test test-stress test-cgroupv2 test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -50,6 +50,17 @@ e2e: deps build
 # The long runs (tests/stress.rs): 1,000 cycles, 200 containers at once, racing commands.
 test-stress: deps build
 	HUSK_BIN=$(CURDIR)/$(HUSK) $(CARGO) test -p husk-e2e --test stress -- --ignored --test-threads=1 --nocapture
+
+# cargo fuzz (nightly): config.json parsing + validation, the seccomp compiler, mount options,
+# FUZZ_SECONDS each (docs/reliability.md). Not part of `make test`. Corpus in fuzz/corpus/,
+# crash inputs in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := config seccomp mount_options
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  $(CARGO) +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
+	done
 
 # tests/cgroups.rs again, inside a pure cgroup v2 guest (see integration/cgroupv2/run.sh).
 test-cgroupv2: deps-cgroupv2 build

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -327,6 +328,21 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// On a pure cgroup v2 host, the container's cgroup directory opened for clone3's
+    /// CLONE_INTO_CGROUP (a child born there needs no cgroup.procs write). None elsewhere:
+    /// v1 hierarchies can only be joined by writing.
+    pub fn clone_target(&self) -> Option<std::os::fd::OwnedFd> {
+        if self.mode != Mode::Unified || self.hierarchies.len() != 1 {
+            return None;
+        }
+        fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(self.hierarchies[0].dir())
+            .ok()
+            .map(Into::into)
     }
 
     /// Move process `pid` into the cgroup in every hierarchy.

@@ -10,6 +10,7 @@ mod update;
 use clap::Parser;
 
 fn main() {
+    husk_container::crash_point::start_clock();
     let argv = args::normalize(std::env::args());
     let cli = match args::Cli::try_parse_from(argv) {
         Ok(c) => c,

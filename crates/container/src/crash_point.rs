@@ -1,3 +1,6 @@
+//! The named stages of `create` and `delete`: under `--debug` husk logs the time from its
+//! start to each (where the time goes), and a debug build can be told to die at one.
+//!
 //! Crash injection for the reliability tests: a debug build run with `HUSK_CRASH_AT=<stage>`
 //! kills itself with SIGKILL when it reaches that stage, so that tests can check what a
 //! runtime killed there leaves behind, and that `delete --force` removes it. Release builds
@@ -23,6 +26,24 @@ pub const STAGES: &[&str] = &[
     "delete-killed",
     "delete-cgroup",
 ];
+
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Start the clock `stage` measures from (husk's main calls it first thing).
+pub fn start_clock() {
+    START.get_or_init(std::time::Instant::now);
+}
+
+/// `stage` is reached: log the time since start (debug level) and crash if told to.
+pub fn stage(stage: &str) {
+    if let Some(t) = START.get() {
+        tracing::debug!(
+            "stage {stage}: {:.2} ms",
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    crash_point(stage);
+}
 
 /// Die here (SIGKILL) if this debug build was told to.
 #[cfg(debug_assertions)]

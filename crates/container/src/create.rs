@@ -16,7 +16,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::Spec;
 
-use crate::crash_point::crash_point;
+use crate::crash_point::stage;
 use crate::error::StepContext;
 use crate::idmapped_mounts::{self, ContainerUserns};
 use crate::init::{self, InitArgs};
@@ -67,6 +67,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     for w in &bundle.warnings {
         tracing::warn!("{w}");
     }
+    stage("bundle-loaded");
     check_supported(&bundle.spec, opts)?;
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let plan = NamespacePlan::from_linux(linux);
@@ -103,7 +104,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         creating: Creator::me(),
     };
     dir.save_progress(&stored)?;
-    crash_point("state-dir");
+    stage("state-dir");
 
     // The start gate, and the cgroup.
     let fifo_path = dir.fifo();
@@ -140,11 +141,23 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
             husk_cgroups::apply_resources(cgroup, resources, false)?;
         }
     }
-    crash_point("cgroup");
+    stage("cgroup");
 
     // Fork the intermediate; it forks the init. Nothing below runs in another thread.
     let (parent, child) = sync::pair()?;
-    let intermediate = match sys::fork().step(|| "forking")? {
+    // On cgroup v2 the intermediate is born in the container's cgroup (no cgroup.procs
+    // write, which costs an RCU grace period); elsewhere it is moved there after Hello.
+    let born_in_cgroup = cgroup.as_ref().and_then(|c| c.clone_target());
+    let forked = match &born_in_cgroup {
+        Some(dir) => sys::fork_into_cgroup(dir.as_fd()).step(|| "forking into the cgroup")?,
+        None => None,
+    };
+    let placed = forked.is_some();
+    let forked = match forked {
+        Some(f) => f,
+        None => sys::fork().step(|| "forking")?,
+    };
+    let intermediate = match forked {
         ForkResult::Child => {
             drop(parent);
             init::intermediate(InitArgs {
@@ -168,11 +181,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     drop(child);
     drop(seccomp_listener); // the init holds it now
     cleanup.intermediate = Some(intermediate);
-    crash_point("forked");
+    stage("forked");
 
     expect(&parent, "Hello", |m| matches!(m, ToParent::Hello))?;
-    if let Some(cgroup) = &cgroup {
-        cgroup.add_pid(intermediate.as_raw())?;
+    match &cgroup {
+        Some(cgroup) if !placed => cgroup.add_pid(intermediate.as_raw())?,
+        _ => {}
     }
     if plan.new_user && rootless {
         rootless::write_id_maps(intermediate.as_raw(), linux)?;
@@ -192,7 +206,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         ContainerUserns::None
     };
     idmapped_mounts::make_and_send(&bundle.spec, &bundle.dir, &userns, &parent)?;
-    crash_point("mapped");
+    stage("mapped");
     parent.to_child(&ToChild::Proceed)?;
     // The intermediate reports the init's pid; the init, on the same socket, asks for the
     // runtime hooks once its mounts are done. The init does not wait for the intermediate,
@@ -214,7 +228,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     stored.pid = pid;
     stored.pid_start = process_info::start_time(pid).unwrap_or(0);
     dir.save_progress(&stored)?;
-    crash_point("init-pid");
+    stage("init-pid");
     if let Some(adj) = bundle
         .spec
         .process()
@@ -244,6 +258,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         return Err(e.into());
     }
     parent.to_child(&ToChild::HooksDone { state: creating })?;
+    stage("hooks-done");
     let mut console = None;
     loop {
         match parent.from_child_with_fd() {
@@ -261,11 +276,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         }
     }
 
-    crash_point("ready");
+    stage("ready");
     stored.created = husk_spec::time::now_rfc3339_nanos();
     stored.creating = None;
     dir.save(&stored)?;
-    crash_point("saved");
+    stage("saved");
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use husk_spec::Status;
 use nix::sys::signal::Signal;
 
-use crate::crash_point::crash_point;
+use crate::crash_point::stage;
 use crate::state::{StateError, Store};
 use crate::{hooks, kill, sys, Error};
 
@@ -57,7 +57,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
         let _ = cg.signal_all(Signal::SIGKILL);
         wait_cgroup_empty(cg);
     }
-    crash_point("delete-killed");
+    stage("delete-killed");
     if let Some(h) = stored
         .config
         .hooks()
@@ -71,7 +71,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
     if let Some(cg) = &stored.cgroup {
         cg.remove()?;
     }
-    crash_point("delete-cgroup");
+    stage("delete-cgroup");
     dir.remove()?;
     Ok(())
 }

@@ -146,7 +146,18 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
     };
 
     let (parent, child) = sync::pair()?;
-    let intermediate = match sys::fork().step(|| "forking")? {
+    // Born in the cgroup on v2 (see create.rs), moved there after Hello elsewhere.
+    let born_in_cgroup = cgroup.as_ref().and_then(|c| c.clone_target());
+    let forked = match &born_in_cgroup {
+        Some(dir) => sys::fork_into_cgroup(dir.as_fd()).step(|| "forking into the cgroup")?,
+        None => None,
+    };
+    let placed = forked.is_some();
+    let forked = match forked {
+        Some(f) => f,
+        None => sys::fork().step(|| "forking")?,
+    };
+    let intermediate = match forked {
         ForkResult::Child => {
             drop(parent);
             intermediate_side(
@@ -163,7 +174,8 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
     drop(child);
     drop(target);
     drop(listener);
-    let result = parent_side(&parent, intermediate, cgroup.as_ref(), opts);
+    let join = if placed { None } else { cgroup.as_ref() };
+    let result = parent_side(&parent, intermediate, join, opts);
     if result.is_err() {
         let _ = nix::sys::signal::kill(intermediate, nix::sys::signal::Signal::SIGKILL);
         let _ = waitpid(intermediate, None);

@@ -253,6 +253,13 @@ impl SeccompPlan {
             )?);
         }
         let program = chain(parts, notify);
+        // The kernel's BPF_MAXINSNS: refused here by name rather than as EINVAL at load.
+        if program.len() > 4096 {
+            return Err(SeccompError::Invalid(format!(
+                "the filter compiles to {} BPF instructions, more than the kernel's 4096",
+                program.len()
+            )));
+        }
 
         let mut flags = 0;
         for f in s.flags().iter().flatten() {

@@ -1,5 +1,5 @@
 //! The state store under `--root`: one directory per container holding `state.json` (written
-//! atomically), `exec.fifo` while the container is `created`, and a per-container lock (flock on
+//! atomically, by rename), `exec.fifo` while the container is `created`, and a per-container lock (flock on
 //! the directory) so that two commands on one id never interleave.
 
 use std::collections::BTreeMap;
@@ -265,18 +265,20 @@ impl ContainerDir {
         read_state(&self.path, &self.id)
     }
 
-    /// Write state.json atomically: a temporary file, fsync'd, renamed over the old one.
+    /// Write state.json atomically: a temporary file renamed over the old one, so a reader or
+    /// a killed husk never sees half a file. Not fsync'd (as runc): the state root is a tmpfs
+    /// (/run) whose contents mean nothing after a reboot, and an fsync costs milliseconds on a
+    /// disk-backed --root.
     pub fn save(&self, stored: &Stored) -> Result<(), StateError> {
-        self.write_state(stored, true)
+        self.write_state(stored)
     }
 
-    /// Write what `create` has made so far (atomically, not fsync'd: it is for a husk that
-    /// is killed, not for a machine that loses power; the final `save` is).
+    /// Write what `create` has made so far (see `save`).
     pub fn save_progress(&self, stored: &Stored) -> Result<(), StateError> {
-        self.write_state(stored, false)
+        self.write_state(stored)
     }
 
-    fn write_state(&self, stored: &Stored, sync: bool) -> Result<(), StateError> {
+    fn write_state(&self, stored: &Stored) -> Result<(), StateError> {
         let path = self.path.join(STATE_FILE);
         let tmp = self.path.join(".state.json.tmp");
         let io = |source| StateError::Io {
@@ -292,9 +294,6 @@ impl ContainerDir {
             .open(&tmp)
             .map_err(io)?;
         f.write_all(&data).map_err(io)?;
-        if sync {
-            f.sync_data().map_err(io)?;
-        }
         fs::rename(&tmp, &path).map_err(|source| StateError::Io { path, source })
     }
 

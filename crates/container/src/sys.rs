@@ -294,6 +294,65 @@ pub fn fork() -> io::Result<ForkResult> {
     unsafe { nix::unistd::fork() }.map_err(io::Error::from)
 }
 
+/// `struct clone_args` of clone3(2), up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// fork(2), the child born in the cgroup v2 directory `cgroup` (clone3 with
+/// CLONE_INTO_CGROUP). Writing a pid to cgroup.procs takes the kernel's threadgroup lock for
+/// writing, which waits for an RCU grace period (10-20 ms here); a child created in place
+/// never moves. Returns `None` when the kernel cannot (then fork and write cgroup.procs).
+///
+/// Same rule as `fork`: the caller is single-threaded. Unlike glibc's fork, no atfork
+/// handlers run and glibc's cached thread id in the child still holds the parent's; with a
+/// single thread nothing of husk's depends on either (raise() in the child fails with ESRCH
+/// rather than reach another process, and abort() then falls back to its trap instruction).
+pub fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> io::Result<Option<ForkResult>> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is initialised and outlives the call; without CLONE_VM and with no stack
+    // given the child runs on a copy of the parent's memory, as after fork, and husk is
+    // single-threaded here (see above).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        0 => Ok(Some(ForkResult::Child)),
+        pid if pid > 0 => Ok(Some(ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        })),
+        _ => {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::ENOSYS) | Some(libc::E2BIG) | Some(libc::EINVAL) => Ok(None),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
 /// Exit immediately without running atexit handlers or flushing stdio buffers shared with the
 /// parent (the forked child's way out).
 pub fn exit_now(code: i32) -> ! {
