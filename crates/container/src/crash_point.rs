@@ -13,20 +13,6 @@
 //! exec.fifo, the final state not yet written), `saved`. And `delete`'s: `delete-killed`
 //! (processes killed, nothing removed), `delete-cgroup` (cgroup removed, state directory not).
 
-/// Every stage a test can name.
-pub const STAGES: &[&str] = &[
-    "state-dir",
-    "cgroup",
-    "forked",
-    "mapped",
-    "init-pid",
-    "hook-createRuntime",
-    "ready",
-    "saved",
-    "delete-killed",
-    "delete-cgroup",
-];
-
 static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// Start the clock `stage` measures from (husk's main calls it first thing).

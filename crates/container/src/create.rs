@@ -147,16 +147,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     let (parent, child) = sync::pair()?;
     // On cgroup v2 the intermediate is born in the container's cgroup (no cgroup.procs
     // write, which costs an RCU grace period); elsewhere it is moved there after Hello.
-    let born_in_cgroup = cgroup.as_ref().and_then(|c| c.clone_target());
-    let forked = match &born_in_cgroup {
-        Some(dir) => sys::fork_into_cgroup(dir.as_fd()).step(|| "forking into the cgroup")?,
-        None => None,
-    };
-    let placed = forked.is_some();
-    let forked = match forked {
-        Some(f) => f,
-        None => sys::fork().step(|| "forking")?,
-    };
+    let (forked, placed) = fork_in_cgroup(cgroup.as_ref())?;
     let intermediate = match forked {
         ForkResult::Child => {
             drop(parent);
@@ -286,6 +277,18 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     }
     cleanup.disarm();
     Ok(Created { pid, console })
+}
+
+/// Fork, the child born in `cgroup` when the host allows it (cgroup v2: clone3 with
+/// CLONE_INTO_CGROUP). The bool says whether it was; if not, the caller moves the child there.
+/// husk is single-threaded here (see sys::fork).
+pub(crate) fn fork_in_cgroup(cgroup: Option<&Cgroup>) -> Result<(ForkResult, bool), Error> {
+    if let Some(dir) = cgroup.and_then(|c| c.clone_target()) {
+        if let Some(f) = sys::fork_into_cgroup(dir.as_fd()).step(|| "forking into the cgroup")? {
+            return Ok((f, true));
+        }
+    }
+    Ok((sys::fork().step(|| "forking")?, false))
 }
 
 /// What husk cannot do yet is refused by name before anything is made.

@@ -147,16 +147,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
 
     let (parent, child) = sync::pair()?;
     // Born in the cgroup on v2 (see create.rs), moved there after Hello elsewhere.
-    let born_in_cgroup = cgroup.as_ref().and_then(|c| c.clone_target());
-    let forked = match &born_in_cgroup {
-        Some(dir) => sys::fork_into_cgroup(dir.as_fd()).step(|| "forking into the cgroup")?,
-        None => None,
-    };
-    let placed = forked.is_some();
-    let forked = match forked {
-        Some(f) => f,
-        None => sys::fork().step(|| "forking")?,
-    };
+    let (forked, placed) = crate::create::fork_in_cgroup(cgroup.as_ref())?;
     let intermediate = match forked {
         ForkResult::Child => {
             drop(parent);

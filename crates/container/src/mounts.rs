@@ -241,6 +241,15 @@ fn attach_idmapped(
     };
     sys::move_mount_onto(tree.as_fd(), target.as_fd())
         .step(|| format!("moving the idmapped mount onto {}", dest.display()))?;
+    remount_bind_flags(ctx, dest, opts)
+}
+
+/// A bind mount takes its flags (ro, nosuid...) only from a remount after it is made.
+fn remount_bind_flags(
+    ctx: &MountContext<'_>,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), SysError> {
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
         remount(ctx, dest, extra | MsFlags::MS_BIND)?;
@@ -276,11 +285,7 @@ fn bind_mount(
         None::<&str>,
     )
     .step(|| format!("bind-mounting {} on {}", source.display(), dest.display()))?;
-    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    if !extra.is_empty() {
-        remount(ctx, dest, extra | MsFlags::MS_BIND)?;
-    }
-    Ok(())
+    remount_bind_flags(ctx, dest, opts)
 }
 
 /// Remount the mount at `dest` with `flags`. In a user namespace the flags the kernel locked
