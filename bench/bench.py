@@ -12,6 +12,10 @@ caller pays), medians over --rounds rounds. Two views:
            three take their cgroup v2 path; crun gets an LD_PRELOAD shim for its RLIMIT_MEMLOCK
            raise (see memlock-shim.c).
 
+Both views run in a private mount namespace with the runtimes' state roots on a tmpfs, as
+/run is on the distributions that run containers (on this machine /run is on the disk, where
+ext4 flushes a renamed-over state file at each rename and turns state writes into disk I/O).
+
 Usage: bench.py --husk PATH [--rounds N] [--out FILE]      (as root)
 """
 import argparse, json, os, platform, resource, select, shutil, statistics, subprocess, sys, tempfile, time
@@ -50,7 +54,7 @@ def busybox_bundle(tmp, husk):
 class Runtime:
     def __init__(self, name, binary, tmp, env=None):
         self.name, self.binary = name, binary
-        self.root = os.path.join(tmp, "root-" + name)
+        self.root = os.path.join(os.environ.get("BENCH_STATE", tmp), "root-" + name)
         os.makedirs(self.root, exist_ok=True)
         self.env = env
         self.n = 0
@@ -256,36 +260,51 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--view", choices=["host", "cgroup2", "both"], default="both")
     ap.add_argument("--inner-json", help=argparse.SUPPRESS)
+    ap.add_argument("--inner-view", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench.py: needs root")
-    if args.inner_json:  # the cgroup2 view, already inside its mount namespace
-        json.dump(bench_view("cgroup2", args), open(args.inner_json, "w"))
+    if args.inner_json:  # one view, already inside its mount namespace
+        json.dump(bench_view(args.inner_view, args), open(args.inner_json, "w"))
         return
     out = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "kernel": platform.release(),
            "husk": subprocess.run([args.husk, "--version"], capture_output=True, text=True).stdout.split("\n")[0],
            "runc": subprocess.run(["runc", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
            "crun": subprocess.run(["crun", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
            "views": []}
-    if args.view in ("host", "both"):
-        out["views"].append(bench_view("host", args))
-        print(table(out["views"][-1]), flush=True)
-    if args.view in ("cgroup2", "both"):
-        inner = tempfile.mktemp(prefix="husk-bench-v2-", suffix=".json")
-        script = "umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\""
-        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "inns", sys.executable,
-               os.path.abspath(__file__), "--husk", args.husk, "--build", args.build, "--rounds", str(args.rounds),
-               "--parallel-rounds", str(args.parallel_rounds), "--inner-json", inner]
-        subprocess.run(cmd, check=True)
-        out["views"].append(json.load(open(inner)))
-        os.unlink(inner)
-        print("\n" + table(out["views"][-1]), flush=True)
+    views = ["host", "cgroup2"] if args.view == "both" else [args.view]
+    for view in views:
+        out["views"].append(in_private_mounts(view, args))
+        print(("\n" if view != views[0] else "") + table(out["views"][-1]), flush=True)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         for v in out["views"]:
             v.pop("samples", None) if not os.environ.get("BENCH_SAMPLES") else None
         json.dump(out, open(args.out, "w"), indent=2)
         print(f"\nwritten: {args.out}")
+
+
+def in_private_mounts(view, args):
+    """Run one view in a private mount namespace: state roots on a tmpfs at $BENCH_STATE, and
+    for cgroup2 a plain cgroup2 mount at /sys/fs/cgroup. The host's mounts are not touched."""
+    inner = tempfile.mktemp(prefix="husk-bench-" + view + "-", suffix=".json")
+    state = tempfile.mkdtemp(prefix="husk-bench-state-")
+    script = 'mount -t tmpfs -o size=256m tmpfs "$BENCH_STATE" && '
+    if view == "cgroup2":
+        script += "umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && "
+    script += 'exec "$@"'
+    cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "inns", sys.executable,
+           os.path.abspath(__file__), "--husk", args.husk, "--build", args.build, "--rounds", str(args.rounds),
+           "--parallel-rounds", str(args.parallel_rounds), "--inner-json", inner, "--inner-view", view]
+    try:
+        subprocess.run(cmd, check=True, env=dict(os.environ, BENCH_STATE=state))
+        result = json.load(open(inner))
+    finally:
+        for p in (inner,):
+            if os.path.exists(p):
+                os.unlink(p)
+        shutil.rmtree(state, ignore_errors=True)
+    return result
 
 
 if __name__ == "__main__":
