@@ -371,3 +371,103 @@ fn what_an_unprivileged_user_cannot_have_is_refused_with_what_to_do() {
         "{err}"
     );
 }
+
+/// Every cgroup hierarchy mounted under /sys/fs/cgroup (v1 ones, and cgroup2 whether pure or
+/// the hybrid `unified`).
+fn hierarchies() -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    if root.join("cgroup.procs").exists() {
+        return vec![root.to_path_buf()];
+    }
+    std::fs::read_dir(root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("cgroup.procs").exists())
+        .collect()
+}
+
+#[test]
+fn a_delegated_cgroup_is_used_and_its_limits_hold() {
+    if !can_run() {
+        return;
+    }
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    // What systemd's Delegate=yes gives a user: a cgroup of its own in every hierarchy, and its
+    // processes inside it.
+    let name = unique("husk-delegated");
+    let delegated: Vec<PathBuf> = hierarchies().iter().map(|h| h.join(&name)).collect();
+    for d in &delegated {
+        std::fs::create_dir(d).unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if d.join(f).exists() {
+                let v = std::fs::read_to_string(d.parent().unwrap().join(f)).unwrap();
+                std::fs::write(d.join(f), v.trim()).unwrap();
+            }
+        }
+        chown_r(d, u);
+    }
+    let mut b = rootless_bundle(u, &["sleep", "600"]);
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 40}});
+    b.write();
+    let id = unique("rl-deleg");
+    let dirs = delegated
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = run_to_files(
+        Command::new("sh")
+            .args([
+                "-c",
+                r#"for d in $DIRS; do echo $$ > "$d/cgroup.procs" || exit 99; done
+                   exec setpriv --reuid "$U" --regid "$G" --clear-groups -- "$HUSK" run -d --bundle "$BUNDLE" "$ID""#,
+            ])
+            .env("DIRS", &dirs)
+            .env("U", u.uid.to_string())
+            .env("G", u.gid.to_string())
+            .env("HUSK", &u.husk)
+            .env("BUNDLE", b.path())
+            .env("ID", &id)
+            .env("XDG_RUNTIME_DIR", xdg.path()),
+    );
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    let run = |args: &[&str]| as_user(u, Some(xdg.path()), b.path(), args);
+    let state: Value = serde_json::from_str(&run(&["state", &id]).1).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    // The container's cgroup is husk/<id> inside the delegated one, with the limits written.
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = format!("/{name}/husk/{id}");
+    assert!(cgroup.lines().all(|l| l.ends_with(&want)), "{cgroup}");
+    let file = |f: &str| -> Option<String> {
+        delegated
+            .iter()
+            .map(|d| d.join("husk").join(&id).join(f))
+            .find(|p| p.exists())
+            .map(|p| std::fs::read_to_string(p).unwrap().trim().to_string())
+    };
+    let memory = file("memory.limit_in_bytes").or_else(|| file("memory.max"));
+    assert_eq!(memory.as_deref(), Some("67108864"));
+    assert_eq!(file("pids.max").as_deref(), Some("40"));
+    // And with a cgroup, pause works rootless.
+    let (code, _, err) = run(&["pause", &id]);
+    assert_eq!(code, 0, "pause: {err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&run(&["state", &id]).1).unwrap()["status"],
+        "paused"
+    );
+    let (code, _, err) = run(&["delete", "--force", &id]);
+    assert_eq!(code, 0, "delete: {err}");
+    for d in &delegated {
+        assert!(
+            !d.join("husk").exists(),
+            "{} left",
+            d.join("husk").display()
+        );
+        wait_for(
+            || std::fs::remove_dir(d).is_ok(),
+            "the delegated cgroup to empty",
+        );
+    }
+}

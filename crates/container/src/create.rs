@@ -135,7 +135,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     stored.cgroup = cgroup.clone();
     dir.save_progress(&stored)?;
     if let Some(cgroup) = &cgroup {
-        apply_devices(cgroup, &bundle.spec)?;
+        // A device cgroup takes CAP_SYS_ADMIN on the host (v1 lists, v2 eBPF): rootless, in a
+        // delegated cgroup, the container only has the host's nodes, bind-mounted.
+        if !rootless {
+            apply_devices(cgroup, &bundle.spec)?;
+        }
         if let Some(resources) = linux.resources() {
             // Limits are in place before any process joins the cgroup.
             husk_cgroups::apply_resources(cgroup, resources, false)?;
