@@ -485,6 +485,13 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "gidMappings: must be given along with uidMappings",
         ),
         (
+            // The init fails while mounting: its own message must reach the caller, not a
+            // bare "exited".
+            "unbindable root propagation",
+            |c, _| c["linux"]["rootfsPropagation"] = json!("unbindable"),
+            "bind-mounting the rootfs",
+        ),
+        (
             "config.json is a directory",
             |_, dir| {
                 std::fs::remove_file(dir.join("config.json")).unwrap();

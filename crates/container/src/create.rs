@@ -221,7 +221,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     };
     cleanup.init = Some(pid);
     stored.pid = pid;
-    stored.pid_start = process_info::start_time(pid).unwrap_or(0);
+    // A zombie still has its start time: an init that failed is waited for below, where its
+    // own error message arrives.
+    stored.pid_start = process_info::start_time(pid)
+        .ok_or_else(|| Error::Init("the init exited during create".into()))?;
     dir.save_progress(&stored)?;
     stage("init-pid");
     if let Some(adj) = bundle
@@ -237,9 +240,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     }
     reap_intermediate(intermediate)?;
     cleanup.intermediate = None;
-    if !process_info::is_alive(pid, stored.pid_start) {
-        return Err(Error::Init("the init exited during create".into()));
-    }
 
     // The init has built the container's world up to pivot_root; the runtime's hooks now.
     if !hooks_requested {
