@@ -103,7 +103,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         cgroup: None,
         creating: Creator::me(),
     };
-    dir.save_progress(&stored)?;
+    dir.save(&stored)?;
     stage("state-dir");
 
     // The start gate, and the cgroup.
@@ -133,7 +133,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     };
     cleanup.cgroup = cgroup.clone();
     stored.cgroup = cgroup.clone();
-    dir.save_progress(&stored)?;
+    dir.save(&stored)?;
     if let Some(cgroup) = &cgroup {
         // A device cgroup takes CAP_SYS_ADMIN on the host (v1 lists, v2 eBPF): rootless, in a
         // delegated cgroup, the container only has the host's nodes, bind-mounted.
@@ -225,7 +225,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     // own error message arrives.
     stored.pid_start = process_info::start_time(pid)
         .ok_or_else(|| Error::Init("the init exited during create".into()))?;
-    dir.save_progress(&stored)?;
+    dir.save(&stored)?;
     stage("init-pid");
     if let Some(adj) = bundle
         .spec

@@ -270,15 +270,6 @@ impl ContainerDir {
     /// (/run) whose contents mean nothing after a reboot, and an fsync costs milliseconds on a
     /// disk-backed --root.
     pub fn save(&self, stored: &Stored) -> Result<(), StateError> {
-        self.write_state(stored)
-    }
-
-    /// Write what `create` has made so far (see `save`).
-    pub fn save_progress(&self, stored: &Stored) -> Result<(), StateError> {
-        self.write_state(stored)
-    }
-
-    fn write_state(&self, stored: &Stored) -> Result<(), StateError> {
         let path = self.path.join(STATE_FILE);
         let tmp = self.path.join(".state.json.tmp");
         let io = |source| StateError::Io {
