@@ -72,9 +72,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let plan = NamespacePlan::from_linux(linux);
     let rootless = rootless::is_rootless();
-    if rootless {
-        rootless::check(&bundle.spec, &plan)?;
-    }
+    let rootless_maps = if rootless {
+        rootless::check(&bundle.spec, &plan)?
+    } else {
+        None
+    };
 
     // The filter is compiled, and the seccomp agent reached, before anything is made.
     let seccomp = linux
@@ -183,10 +185,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         Some(cgroup) if !placed => cgroup.add_pid(intermediate.as_raw())?,
         _ => {}
     }
-    if plan.new_user && rootless {
-        rootless::write_id_maps(intermediate.as_raw(), linux)?;
-    } else if plan.new_user {
-        namespaces::write_id_maps(intermediate.as_raw(), linux)?;
+    match rootless_maps {
+        Some(writers) => rootless::write_id_maps(intermediate.as_raw(), linux, writers)?,
+        None if plan.new_user => namespaces::write_id_maps(intermediate.as_raw(), linux)?,
+        None => {}
     }
     // Idmapped mounts are made here, on the host, now that the user namespace exists.
     let userns = if plan.new_user {

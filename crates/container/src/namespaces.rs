@@ -104,7 +104,8 @@ impl NamespacePlan {
     }
 }
 
-fn map_text(maps: &[LinuxIdMapping]) -> String {
+/// A map as /proc/PID/uid_map takes it: one `inside outside count` line per range.
+pub(crate) fn map_text(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect()

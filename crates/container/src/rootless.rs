@@ -29,7 +29,7 @@ pub fn is_rootless() -> bool {
 }
 
 /// How one of the two maps gets written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Writer {
     /// Only the caller's own id: written to /proc/<pid>/{uid,gid}_map directly.
     Direct,
@@ -37,8 +37,17 @@ enum Writer {
     Helper(&'static str),
 }
 
-/// Everything rootless that can be refused is refused here, before anything is made.
-pub fn check(spec: &Spec, plan: &NamespacePlan) -> Result<(), Error> {
+/// How the uid and gid maps of a new user namespace get written, decided (and /etc/subuid
+/// and /etc/subgid read) once, by `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapWriters {
+    uid: Writer,
+    gid: Writer,
+}
+
+/// Everything rootless that can be refused is refused here, before anything is made. For a
+/// new user namespace, says how its maps will be written.
+pub fn check(spec: &Spec, plan: &NamespacePlan) -> Result<Option<MapWriters>, Error> {
     let linux = spec.linux().as_ref().expect("validated");
     if !plan.has_userns() {
         return Err(Error::Rootless(format!(
@@ -58,9 +67,9 @@ pub fn check(spec: &Spec, plan: &NamespacePlan) -> Result<(), Error> {
         }
     }
     if !plan.new_user {
-        return Ok(()); // a joined user namespace comes with its maps
+        return Ok(None); // a joined user namespace comes with its maps
     }
-    writer("uid", linux.uid_mappings().as_deref().unwrap_or_default())?;
+    let uid_writer = writer("uid", linux.uid_mappings().as_deref().unwrap_or_default())?;
     let gid_writer = writer("gid", linux.gid_mappings().as_deref().unwrap_or_default())?;
     let extra_gids = spec
         .process()
@@ -75,30 +84,29 @@ pub fn check(spec: &Spec, plan: &NamespacePlan) -> Result<(), Error> {
                 .into(),
         ));
     }
-    Ok(())
+    Ok(Some(MapWriters {
+        uid: uid_writer,
+        gid: gid_writer,
+    }))
 }
 
 /// Write the maps of the intermediate `pid`'s new user namespace as an unprivileged user.
-pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<(), Error> {
+pub fn write_id_maps(pid: i32, linux: &Linux, writers: MapWriters) -> Result<(), Error> {
     let uid = linux.uid_mappings().clone().unwrap_or_default();
     let gid = linux.gid_mappings().clone().unwrap_or_default();
     // setgroups must be denied before an unprivileged write of gid_map.
-    let gid_writer = writer("gid", &gid)?;
-    if gid_writer == Writer::Direct {
+    if writers.gid == Writer::Direct {
         let path = format!("/proc/{pid}/setgroups");
         fs::write(&path, "deny").step(|| format!("writing deny to {path}"))?;
     }
-    write_one(pid, "uid", &uid, writer("uid", &uid)?)?;
-    write_one(pid, "gid", &gid, gid_writer)
+    write_one(pid, "uid", &uid, writers.uid)?;
+    write_one(pid, "gid", &gid, writers.gid)
 }
 
 fn write_one(pid: i32, kind: &str, maps: &[LinuxIdMapping], w: Writer) -> Result<(), Error> {
     match w {
         Writer::Direct => {
-            let text: String = maps
-                .iter()
-                .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-                .collect();
+            let text = crate::namespaces::map_text(maps);
             let path = format!("/proc/{pid}/{kind}_map");
             fs::write(&path, &text).step(|| format!("writing {path} ({})", text.trim()))?;
             Ok(())
