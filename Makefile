@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: release fuzz all build deps deps-cgroupv2 deps-clients deps-bench demo test test-stress test-cgroupv2 test-clients test-conformance conformance checker check unit e2e bench clean
+.PHONY: release fuzz all build deps deps-cgroupv2 deps-systemd deps-clients deps-bench demo test test-stress test-cgroupv2 test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -20,6 +20,12 @@ deps:
 deps-cgroupv2: deps
 	@{ command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null && ls /boot/vmlinuz-* >/dev/null 2>&1; } || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 linux-image-amd64 cpio; }
+
+# The systemd guest's PID 1 and systemctl come from the host's systemd package (installed,
+# never started: it is not this machine's init).
+deps-systemd: deps-cgroupv2
+	@{ test -x /lib/systemd/systemd && command -v systemctl >/dev/null; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd; }
 
 # The real clients: containerd (with ctr and the runc v2 shim) and podman; script(1) gives
 # their --tty runs a terminal.
@@ -67,12 +73,18 @@ test-cgroupv2: deps-cgroupv2 build
 	tests=$$($(CARGO) test -p husk-e2e --test cgroups --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
 
+# The systemd cgroup driver (tests/systemd_cgroup.rs) in a cgroup v2 guest that boots the
+# host's systemd as PID 1: these machines run none.
+test-systemd: deps-systemd build
+	tests=$$($(CARGO) test -p husk-e2e --test systemd_cgroup --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
+	  test -n "$$tests" && sh integration/cgroupv2/run.sh --systemd $(CURDIR)/$(HUSK) "$$tests"
+
 # containerd and podman driving husk (integration/clients).
 test-clients: deps-clients build
 	bash integration/clients/containerd.sh $(CURDIR)/$(HUSK)
 	bash integration/clients/podman.sh $(CURDIR)/$(HUSK)
 
-test: check unit e2e test-stress test-conformance test-cgroupv2 test-clients
+test: check unit e2e test-stress test-conformance test-cgroupv2 test-systemd test-clients
 
 # The conformance suite (integration/conformance): the checker, built statically so that it
 # runs inside a busybox rootfs, and the driver. `make conformance RUNTIME=/path` runs it

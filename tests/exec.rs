@@ -305,8 +305,10 @@ fn features_lists_what_husk_supports() {
     assert!(list(&f["mountOptions"]).contains(&"ridmap".to_string()));
     assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     assert_eq!(f["linux"]["cgroup"]["v2"], true);
-    // What husk cannot do on this machine is not claimed.
-    assert_eq!(f["linux"]["cgroup"]["systemd"], false);
+    // The systemd driver is built in (runc reports it so too); the user instance is not
+    // driven, and no LSM is claimed.
+    assert_eq!(f["linux"]["cgroup"]["systemd"], true);
+    assert_eq!(f["linux"]["cgroup"]["systemdUser"], false);
     assert_eq!(f["linux"]["apparmor"]["enabled"], false);
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
     assert!(list(&f["linux"]["seccomp"]["actions"]).contains(&"SCMP_ACT_NOTIFY".to_string()));

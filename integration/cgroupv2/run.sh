@@ -3,11 +3,19 @@
 # qemu (software emulation: /dev/kvm hangs on these machines) with cgroup_no_v1=all, from an
 # initramfs holding husk, the test binary, the libraries they link and busybox.
 #
-#   integration/cgroupv2/run.sh HUSK_BINARY TEST_BINARY [TEST ARGS...]
+#   integration/cgroupv2/run.sh [--systemd] HUSK_BINARY TEST_BINARY [TEST ARGS...]
+#
+# With --systemd the guest boots the host's systemd as PID 1 (the machines here run none), and
+# a unit runs the tests: the systemd cgroup driver talks to it as it would on a real host.
 #
 # Prints the guest's console and exits with the tests' exit code.
 set -eu
 
+systemd=false
+if [ "${1:-}" = --systemd ]; then
+    systemd=true
+    shift
+fi
 husk=$1
 tests=$2
 shift 2
@@ -24,7 +32,15 @@ cp "$(command -v busybox)" "$root/bin/busybox"
 cp "$husk" "$root/bin/husk"
 cp "$tests" "$root/bin/cgroup-tests"
 # The dynamic libraries both binaries link, at the paths the loader looks for them.
-for bin in "$husk" "$tests"; do
+binaries="$husk $tests"
+if $systemd; then
+    for bin in /lib/systemd/systemd /usr/bin/systemctl; do
+        mkdir -p "$root$(dirname "$bin")"
+        cp "$bin" "$root$bin"
+    done
+    binaries="$binaries /lib/systemd/systemd /usr/bin/systemctl"
+fi
+for bin in $binaries; do
     ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"
@@ -40,14 +56,53 @@ echo 'root:x:0:' > "$root/etc/group"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mount -t tmpfs -o size=900m tmpfs /newroot
-/bin/busybox cp -a /bin /lib /lib64 /etc /stage2 /newroot/ 2>/dev/null
-/bin/busybox cp -a /usr /newroot/ 2>/dev/null
+/bin/busybox cp -a /bin /lib /lib64 /etc /usr /stage2 /tests /newroot/ 2>/dev/null
 exec /bin/busybox switch_root /newroot /stage2
 INIT
-cat > "$root/stage2" <<'STAGE2'
+# The tests, run by stage two directly or, with --systemd, by a unit.
+cat > "$root/tests" <<'TESTS'
+#!/bin/busybox sh
+export PATH=/bin:/usr/bin
+insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
+echo "guest: $(uname -r), cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+HUSK_BIN=/bin/husk RUST_BACKTRACE=1 /bin/cgroup-tests --test-threads=1 @TEST_ARGS@
+echo "HUSK-CGROUPV2-EXIT=$?"
+sync
+poweroff -f
+TESTS
+if $systemd; then
+    mkdir -p "$root/etc/systemd/system"
+    cat > "$root/etc/systemd/system/husk-tests.target" <<'UNIT'
+[Unit]
+Description=husk tests
+DefaultDependencies=no
+AllowIsolate=yes
+Wants=husk-tests.service
+UNIT
+    cat > "$root/etc/systemd/system/husk-tests.service" <<'UNIT'
+[Unit]
+Description=husk tests
+DefaultDependencies=no
+
+[Service]
+Type=simple
+ExecStart=/tests
+StandardOutput=tty
+StandardError=inherit
+TTYPath=/dev/ttyS0
+UNIT
+    # systemd mounts /proc, /sys, /dev and the cgroup2 hierarchy itself.
+    cat > "$root/stage2" <<'STAGE2'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin
+exec /lib/systemd/systemd
+STAGE2
+    boot_args="systemd.unit=husk-tests.target systemd.show_status=false"
+else
+    cat > "$root/stage2" <<'STAGE2'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/usr/bin
 mkdir -p /proc /sys /dev /tmp /run /root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -58,21 +113,18 @@ mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
-echo "guest: $(uname -r), cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-HUSK_BIN=/bin/husk RUST_BACKTRACE=1 /bin/cgroup-tests --test-threads=1 @TEST_ARGS@
-echo "HUSK-CGROUPV2-EXIT=$?"
-sync
-poweroff -f
+exec /tests
 STAGE2
-sed -i "s|@TEST_ARGS@|$test_args|" "$root/stage2"
-chmod +x "$root/init" "$root/stage2"
+    boot_args=""
+fi
+sed -i "s|@TEST_ARGS@|$test_args|" "$root/tests"
+chmod +x "$root/init" "$root/stage2" "$root/tests"
 
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 
 timeout 1200 qemu-system-x86_64 -cpu max -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$kernel" -initrd "$work/initramfs.gz" \
-    -append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet" </dev/null | tee "$work/console" | tr -d '\r'
+    -append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet $boot_args" </dev/null | tee "$work/console" | tr -d '\r'
 code=$(tr -d '\r' < "$work/console" | sed -n 's/^HUSK-CGROUPV2-EXIT=//p' | tail -1)
 if [ -z "$code" ]; then
     echo "cgroupv2: the guest did not report a result" >&2

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::devices::DeviceRule;
 use crate::mode::{detect_mode, Mode};
+use crate::systemd::SystemdUnit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -123,6 +124,9 @@ impl Hierarchy {
 pub struct Cgroup {
     pub mode: Mode,
     pub hierarchies: Vec<Hierarchy>,
+    /// With the systemd driver: the transient unit that owns the cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<SystemdUnit>,
 }
 
 /// One cgroup mount from /proc/self/mountinfo.
@@ -315,12 +319,79 @@ impl Cgroup {
         if hierarchies.is_empty() {
             return Err(CgroupError::UnknownHost);
         }
-        Ok(Cgroup { mode, hierarchies })
+        Ok(Cgroup {
+            mode,
+            hierarchies,
+            systemd: None,
+        })
+    }
+
+    /// With the systemd driver (`--systemd-cgroup`): the transient unit `linux.cgroupsPath`
+    /// names, on a cgroup v2 host where systemd runs. Nothing exists until `start_unit`.
+    pub fn resolve_systemd(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+        let unit = SystemdUnit::parse(cgroups_path, id)?;
+        if !crate::systemd::booted() {
+            return Err(CgroupError::Invalid(
+                "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), \
+                 so there is no one to create the container's scope; run without \
+                 --systemd-cgroup to use cgroupfs"
+                    .into(),
+            ));
+        }
+        let mode = detect_mode().ok_or(CgroupError::UnknownHost)?;
+        if mode != Mode::Unified {
+            return Err(CgroupError::Invalid(format!(
+                "--systemd-cgroup: husk's systemd driver needs a cgroup v2 host; this one is \
+                 {mode:?} (v1 controllers mounted): run without --systemd-cgroup"
+            )));
+        }
+        Ok(Cgroup {
+            mode,
+            hierarchies: vec![Hierarchy {
+                mount: "/sys/fs/cgroup".into(),
+                controllers: vec![],
+                v2: true,
+                rel: unit.cgroup_rel(),
+                created_levels: 0,
+                default_path: false,
+            }],
+            systemd: Some(unit),
+        })
+    }
+
+    /// With the systemd driver: start the unit with process `pid`, its first, and take the
+    /// cgroup systemd put it in as the container's.
+    pub fn start_unit(&mut self, pid: i32) -> Result<(), CgroupError> {
+        let Some(unit) = &self.systemd else {
+            return Ok(());
+        };
+        unit.start(pid)?;
+        let path = Path::new("/proc").join(pid.to_string()).join("cgroup");
+        let text = read(&path)?;
+        let rel = own_cgroup(&text, &[], true).ok_or_else(|| {
+            CgroupError::Invalid(format!("{}: no cgroup v2 entry", path.display()))
+        })?;
+        self.hierarchies[0].rel = relative(&rel)?;
+        Ok(())
     }
 
     /// Create the cgroup in every hierarchy, remembering which levels were new.
     /// On failure, what was created so far is removed again.
     pub fn create(&mut self) -> Result<(), CgroupError> {
+        if let Some(unit) = &self.systemd {
+            // systemd makes the directory when the unit starts; a live one is another's.
+            let dir = self.hierarchies[0].dir();
+            let mut pids = Vec::new();
+            collect_pids(&dir, &mut pids)?;
+            if !pids.is_empty() {
+                return Err(CgroupError::Invalid(format!(
+                    "linux.cgroupsPath: the systemd unit {} already runs processes ({})",
+                    unit.unit,
+                    dir.display()
+                )));
+            }
+            return Ok(());
+        }
         for i in 0..self.hierarchies.len() {
             if let Err(e) = create_levels(&mut self.hierarchies[i]) {
                 let _ = self.remove();
@@ -422,6 +493,9 @@ impl Cgroup {
     /// Remove the levels husk created, deepest first, in every hierarchy. A cgroup that still
     /// has processes is waited for briefly (they are exiting) before giving up.
     pub fn remove(&self) -> Result<(), CgroupError> {
+        if let Some(unit) = &self.systemd {
+            return unit.stop(&self.hierarchies[0].dir());
+        }
         let mut first_err = None;
         for h in &self.hierarchies {
             let mut dir = h.dir();
@@ -660,6 +734,7 @@ mod tests {
                 created_levels: 0,
                 default_path: false,
             }],
+            systemd: None,
         };
         cg.create().unwrap();
         assert_eq!(cg.hierarchies[0].created_levels, 2);

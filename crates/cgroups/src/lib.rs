@@ -5,7 +5,8 @@
 //!
 //! Paths follow runc's `linux.cgroupsPath` rules: an absolute path is taken under each
 //! hierarchy's root; a relative one under husk's own cgroup in that hierarchy; none gives
-//! `<own cgroup>/husk/<container id>`. Only the levels husk created are removed.
+//! `<own cgroup>/husk/<container id>`. Only the levels husk created are removed. With the
+//! systemd driver the cgroup is a transient scope systemd makes and removes (systemd.rs).
 
 mod devices;
 mod devices_bpf;
@@ -15,6 +16,7 @@ mod mode;
 mod oom;
 mod resources;
 mod stats;
+mod systemd;
 
 pub use devices::{default_allowed_devices, DeviceRule};
 pub use freezer::FreezerState;
@@ -23,3 +25,4 @@ pub use mode::{detect_mode, Mode};
 pub use oom::OomWatcher;
 pub use resources::apply as apply_resources;
 pub use stats::Stats;
+pub use systemd::SystemdUnit;

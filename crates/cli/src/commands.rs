@@ -21,9 +21,6 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         _ => cli.state_root()?,
     };
     let store = Store::new(&root);
-    if cli.systemd_cgroup && matches!(command, Command::Create(_) | Command::Run(_)) {
-        check_systemd_driver()?;
-    }
     if matches!(
         command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
@@ -34,10 +31,11 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     }
     match command {
         Command::Create(a) => {
-            create(&store, &create_options(a)).with_context(|| format!("create {}", a.id))?;
+            create(&store, &create_options(a, cli.systemd_cgroup))
+                .with_context(|| format!("create {}", a.id))?;
         }
         Command::Start { id } => start(&store, id).with_context(|| format!("start {id}"))?,
-        Command::Run(r) => return run_cmd(&store, r),
+        Command::Run(r) => return run_cmd(&store, r, cli.systemd_cgroup),
         Command::State { id } => {
             let stored = store.peek(id)?;
             let status = status_of(&root.join(id), &stored);
@@ -87,7 +85,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     Ok(0)
 }
 
-fn create_options(a: &CreateArgs) -> CreateOptions {
+fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
     CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
@@ -98,6 +96,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         preserve_fds: a.preserve_fds,
         listen_fds: listen_fds(),
         foreground: false,
+        systemd_cgroup,
     }
 }
 
@@ -117,14 +116,14 @@ fn listen_fds() -> u32 {
 }
 
 /// create + start, then (unless --detach) wait, delete, and exit with the container's code.
-fn run_cmd(store: &Store, r: &crate::args::RunArgs) -> Result<i32> {
+fn run_cmd(store: &Store, r: &crate::args::RunArgs, systemd_cgroup: bool) -> Result<i32> {
     let id = &r.create.id;
     if !r.detach && !r.no_subreaper {
         run::become_subreaper()?;
     }
     let opts = CreateOptions {
         foreground: !r.detach,
-        ..create_options(&r.create)
+        ..create_options(&r.create, systemd_cgroup)
     };
     let created = create(store, &opts).with_context(|| format!("run {id}: create"))?;
     if let Err(e) = start(store, id) {
@@ -288,20 +287,4 @@ fn spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&value)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
-}
-
-/// The systemd cgroup driver needs a running systemd to create the container's scope; on a
-/// host without one, say so rather than fall back to cgroupfs behind the caller's back.
-fn check_systemd_driver() -> Result<()> {
-    if !std::path::Path::new("/run/systemd/system").is_dir() {
-        bail!(
-            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), \
-             so the systemd cgroup driver cannot create the container's scope; \
-             run without --systemd-cgroup to use cgroupfs"
-        );
-    }
-    bail!(
-        "--systemd-cgroup: the systemd cgroup driver is not implemented in husk yet; \
-         run without --systemd-cgroup to use cgroupfs"
-    )
 }

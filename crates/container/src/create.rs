@@ -42,6 +42,8 @@ pub struct CreateOptions {
     pub listen_fds: u32,
     /// `run` without --detach: husk stays and may hold the terminal itself.
     pub foreground: bool,
+    /// `--systemd-cgroup`: the cgroup is a transient systemd scope (husk_cgroups::systemd).
+    pub systemd_cgroup: bool,
 }
 
 /// What `create` made: the init's host pid, and the pty master when husk keeps it (a
@@ -72,6 +74,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let plan = NamespacePlan::from_linux(linux);
     let rootless = rootless::is_rootless();
+    if rootless && opts.systemd_cgroup {
+        return Err(Error::Rootless(
+            "--systemd-cgroup: husk does not drive the user's own systemd instance; run \
+             without --systemd-cgroup (a delegated cgroup husk runs in is used)"
+                .into(),
+        ));
+    }
     let rootless_maps = if rootless {
         rootless::check(&bundle.spec, &plan)?
     } else {
@@ -126,26 +135,25 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         0,
     )
     .step(|| format!("opening {}", fifo_path.display()))?;
-    let cgroup = if rootless {
+    let mut cgroup = if rootless {
         rootless::cgroup(linux, &opts.id)?
     } else {
-        let mut cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), &opts.id)?;
+        let path = linux.cgroups_path().as_deref();
+        let mut cgroup = if opts.systemd_cgroup {
+            Cgroup::resolve_systemd(path, &opts.id)?
+        } else {
+            Cgroup::resolve(path, &opts.id)?
+        };
         cgroup.create()?;
         Some(cgroup)
     };
     cleanup.cgroup = cgroup.clone();
     stored.cgroup = cgroup.clone();
     dir.save(&stored)?;
-    if let Some(cgroup) = &cgroup {
-        // A device cgroup takes CAP_SYS_ADMIN on the host (v1 lists, v2 eBPF): rootless, in a
-        // delegated cgroup, the container only has the host's nodes, bind-mounted.
-        if !rootless {
-            apply_devices(cgroup, &bundle.spec)?;
-        }
-        if let Some(resources) = linux.resources() {
-            // Limits are in place before any process joins the cgroup.
-            husk_cgroups::apply_resources(cgroup, resources, false)?;
-        }
+    // Limits are in place before any process joins the cgroup. A systemd scope only exists
+    // once it has a process: it is limited as soon as the intermediate is in it, below.
+    if let Some(cg) = cgroup.as_ref().filter(|cg| cg.systemd.is_none()) {
+        limit(cg, &bundle.spec, rootless)?;
     }
     stage("cgroup");
 
@@ -153,7 +161,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     let (parent, child) = sync::pair()?;
     // On cgroup v2 the intermediate is born in the container's cgroup (no cgroup.procs
     // write, which costs an RCU grace period); elsewhere it is moved there after Hello.
-    let (forked, placed) = fork_in_cgroup(cgroup.as_ref())?;
+    // A systemd scope is made around the intermediate once it exists.
+    let (forked, placed) = fork_in_cgroup(cgroup.as_ref().filter(|cg| cg.systemd.is_none()))?;
     let intermediate = match forked {
         ForkResult::Child => {
             drop(parent);
@@ -181,8 +190,17 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     stage("forked");
 
     expect(&parent, "Hello", |m| matches!(m, ToParent::Hello))?;
-    match &cgroup {
-        Some(cgroup) if !placed => cgroup.add_pid(intermediate.as_raw())?,
+    match &mut cgroup {
+        Some(cg) if cg.systemd.is_some() => {
+            // The intermediate waits on the socket: nothing of the container runs until the
+            // scope is made and limited.
+            cg.start_unit(intermediate.as_raw())?;
+            stored.cgroup = Some(cg.clone());
+            cleanup.cgroup = Some(cg.clone());
+            dir.save(&stored)?;
+            limit(cg, &bundle.spec, rootless)?;
+        }
+        Some(cg) if !placed => cg.add_pid(intermediate.as_raw())?,
         _ => {}
     }
     match rootless_maps {
@@ -330,6 +348,19 @@ pub fn check_terminal(terminal: bool, opts: &CreateOptions) -> Result<(), Error>
             "--console-socket given, but the process has no terminal (process.terminal: false) \
              or husk does not detach: cannot use a console socket",
         ));
+    }
+    Ok(())
+}
+
+/// The container's limits: the device list, then `linux.resources`. A device cgroup takes
+/// CAP_SYS_ADMIN on the host (v1 lists, v2 eBPF): rootless, in a delegated cgroup, the
+/// container only has the host's nodes, bind-mounted.
+fn limit(cgroup: &Cgroup, spec: &Spec, rootless: bool) -> Result<(), Error> {
+    if !rootless {
+        apply_devices(cgroup, spec)?;
+    }
+    if let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        husk_cgroups::apply_resources(cgroup, resources, false)?;
     }
     Ok(())
 }

@@ -22,7 +22,11 @@ use crate::hierarchy::{Cgroup, CgroupError};
 
 /// Apply every resource of `r` except devices (see `Cgroup::apply_devices`). `updating` is
 /// true for `husk update` (memory's checkBeforeUpdate applies then).
+/// With the systemd driver, the limits systemd knows go to it as unit properties first.
 pub fn apply(cg: &Cgroup, r: &LinuxResources, updating: bool) -> Result<(), CgroupError> {
+    if let Some(unit) = &cg.systemd {
+        unit.set_properties(r)?;
+    }
     if let Some(m) = r.memory() {
         memory::apply(cg, m, updating)?;
     }
