@@ -337,6 +337,11 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "linux.cgroupsPath: must not contain \"..\"",
         ),
         (
+            "intelRdt, which husk does not implement",
+            |c, _| c["linux"]["intelRdt"] = json!({"closID": "husk", "l3CacheSchema": "L3:0=ff"}),
+            "linux.intelRdt: husk does not implement Intel RDT",
+        ),
+        (
             "empty annotation key",
             |c, _| c["annotations"] = json!({"": "v"}),
             "annotations: keys must not be empty",

@@ -18,6 +18,7 @@ use oci_spec::runtime::Spec;
 
 use crate::crash_point::stage;
 use crate::error::StepContext;
+use crate::fd_socket::PidfdOf;
 use crate::idmapped_mounts::{self, ContainerUserns};
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, NamespacePlan};
@@ -33,6 +34,8 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`: where a pidfd of the init goes (runc 1.2).
+    pub pidfd_socket: Option<PathBuf>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -296,6 +299,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     stored.creating = None;
     dir.save(&stored)?;
     stage("saved");
+    if let Some(socket) = &opts.pidfd_socket {
+        crate::fd_socket::send_pidfd(socket, pid, PidfdOf::Init)?;
+    }
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }
@@ -328,6 +334,14 @@ fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
         return Err(Error::Unsupported(
             "linux.namespaces without a \"mount\" namespace (new or joined): the rootfs and \
              mounts cannot be set up without changing the host's mount table"
+                .into(),
+        ));
+    }
+    if linux.intel_rdt().is_some() {
+        // The spec makes an unusable intelRdt an error; husk has no resctrl support at all.
+        return Err(Error::Unsupported(
+            "linux.intelRdt: husk does not implement Intel RDT (resctrl); remove it from the \
+             config"
                 .into(),
         ));
     }
