@@ -1,5 +1,5 @@
 //! `husk exec`, `ps`, `features`, and the create flags clients pass (--preserve-fds,
-//! LISTEN_FDS, --no-new-keyring, --log-format json), checked from inside the container and
+//! LISTEN_FDS, --no-new-keyring, --pidfd-socket, --log-format json), checked from inside the container and
 //! in /proc. Needs root.
 
 use std::os::fd::AsRawFd;
@@ -537,4 +537,113 @@ fn a_broken_process_json_names_the_field_and_runs_nothing() {
     assert_eq!(h.ok(&["ps", "--format", "json", &id]), procs_before);
     assert_eq!(h.state(&id)["status"], "running");
     h.ok(&["delete", "--force", &id]);
+}
+
+/// The pid a pidfd refers to, from /proc/self/fdinfo.
+fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .expect("a pidfd")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn pidfd_kill(fd: &std::os::fd::OwnedFd) {
+    // SAFETY (test): pidfd_send_signal on a pidfd we own, with no siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "pidfd_send_signal: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// runc 1.2's --pidfd-socket: create and exec send a pidfd of the init ("standard") and of
+/// the exec'd process ("setns"), which signals exactly that process.
+#[test]
+fn pidfd_socket_gets_a_pidfd_of_the_init_and_of_an_exec() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let dir = TempDir::new("husk-pidfd");
+    let sock = dir.path().join("pidfd.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let b = TestBundle::busybox(&["sleep", "1000"]);
+    let id = unique("pidfd");
+    h.ok(&[
+        "create",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "-b",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let (stream, _) = listener.accept().unwrap();
+    let (init_fd, payload) = receive_fd(&stream);
+    assert_eq!(payload, b"standard");
+    assert_eq!(pidfd_pid(&init_fd), h.state(&id)["pid"].as_i64().unwrap());
+    h.ok(&["start", &id]);
+
+    let pid_file = dir.path().join("exec.pid");
+    h.ok(&[
+        "exec",
+        "--detach",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "999",
+    ]);
+    let (stream, _) = listener.accept().unwrap();
+    let (exec_fd, payload) = receive_fd(&stream);
+    assert_eq!(payload, b"setns");
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pidfd_pid(&exec_fd), exec_pid);
+    // Killing through the exec's pidfd ends that process alone; through the init's, the
+    // container.
+    pidfd_kill(&exec_fd);
+    wait_for(|| pidfd_pid(&exec_fd) == -1, "the exec'd process to exit");
+    assert_eq!(h.state(&id)["status"], "running");
+    pidfd_kill(&init_fd);
+    wait_for(
+        || h.state(&id)["status"] == "stopped",
+        "the container to stop",
+    );
+    h.ok(&["delete", &id]);
+
+    // A socket nobody listens on fails create, naming the flag, and leaves nothing.
+    let id = unique("pidfd");
+    let out = h.run(&[
+        "create",
+        "--pidfd-socket",
+        dir.path().join("nobody.sock").to_str().unwrap(),
+        "-b",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--pidfd-socket"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.assert_no_trace(&id);
 }

@@ -59,22 +59,27 @@ pub enum Command {
     State { id: String },
     /// Send a signal to a container's init (default SIGTERM).
     Kill {
+        /// Signal every process of the container's cgroup, not only the init.
         #[arg(short, long)]
         all: bool,
         id: String,
+        /// A name (KILL, SIGKILL) or a number.
         #[arg(default_value = "SIGTERM")]
         signal: String,
     },
     /// Delete a container (a running one only with --force).
     Delete {
+        /// Kill the container first if it still runs.
         #[arg(short, long)]
         force: bool,
         id: String,
     },
     /// List containers.
     List {
+        /// table, or json: an array of state objects.
         #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+        /// Print only the ids.
         #[arg(short, long)]
         quiet: bool,
     },
@@ -98,6 +103,7 @@ pub enum Command {
     Exec(Box<ExecArgs>),
     /// List the processes of a container.
     Ps {
+        /// table (ps(1)'s output, for the container's processes) or json (their host pids).
         #[arg(short, long, value_enum, default_value_t = PsFormat::Table)]
         format: PsFormat,
         id: String,
@@ -109,8 +115,10 @@ pub enum Command {
     Features,
     /// Write a default config.json.
     Spec {
+        /// Where config.json is written.
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
+        /// A config an unprivileged user can run (user namespace mapping the caller).
         #[arg(long)]
         rootless: bool,
     },
@@ -125,38 +133,52 @@ pub enum PsFormat {
 /// `husk exec`: runc's flags.
 #[derive(Args, Debug, Default)]
 pub struct ExecArgs {
+    /// A unix socket to send the pty master to (with --tty).
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    #[arg(long = "pidfd-socket", hide = true)]
+    /// A unix socket to send a pidfd of the process to (runc 1.2)
+    #[arg(long = "pidfd-socket")]
     pub pidfd_socket: Option<PathBuf>,
+    /// The working directory, inside the container.
     #[arg(long)]
     pub cwd: Option<PathBuf>,
+    /// KEY=VALUE, added to the container's environment (repeatable).
     #[arg(short, long)]
     pub env: Vec<String>,
+    /// Give the process a terminal.
     #[arg(short, long)]
     pub tty: bool,
     /// uid[:gid]
     #[arg(short, long)]
     pub user: Option<String>,
+    /// Supplementary group ids (repeatable).
     #[arg(short = 'g', long = "additional-gids")]
     pub additional_gids: Vec<u32>,
     /// A process.json to run instead of the command line.
     #[arg(short, long)]
     pub process: Option<PathBuf>,
+    /// Return once the process runs, without waiting for it.
     #[arg(short, long)]
     pub detach: bool,
+    /// Write the process's host pid here.
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
+    /// An SELinux label (refused: no SELinux on this host).
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
+    /// An AppArmor profile (refused: no AppArmor on this host).
     #[arg(long)]
     pub apparmor: Option<String>,
+    /// Set no_new_privs for the process.
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
+    /// A capability to add, as CAP_NAME (repeatable).
     #[arg(short, long)]
     pub cap: Vec<String>,
+    /// Pass on this many fds from 3 onward.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// A sub-cgroup of the container's to run in: PATH or CONTROLLER[,...]:PATH.
     #[arg(long)]
     pub cgroup: Vec<String>,
     #[arg(long = "ignore-paused", hide = true)]
@@ -174,18 +196,25 @@ pub enum ListFormat {
 
 #[derive(Args, Debug, Clone)]
 pub struct CreateArgs {
+    /// The bundle: config.json and the rootfs.
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
+    /// Write the init's host pid here.
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
+    /// A unix socket to send the pty master to (process.terminal).
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    #[arg(long = "pidfd-socket", hide = true)]
+    /// A unix socket to send a pidfd of the process to (runc 1.2)
+    #[arg(long = "pidfd-socket")]
     pub pidfd_socket: Option<PathBuf>,
+    /// Enter the rootfs with MS_MOVE and chroot instead of pivot_root (for a ramdisk root).
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
+    /// Pass on this many fds from 3 onward (after LISTEN_FDS ones).
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     pub id: String,
@@ -195,11 +224,13 @@ pub struct CreateArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub create: CreateArgs,
+    /// Return once the container runs, without waiting for it.
     #[arg(short, long)]
     pub detach: bool,
     /// Keep the container's state after it exits.
     #[arg(long)]
     pub keep: bool,
+    /// Do not make husk a subreaper of the container's orphans.
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
 }
@@ -208,6 +239,7 @@ pub struct RunArgs {
 /// of `--resources` (a file, or `-` for stdin).
 #[derive(Args, Debug, Default)]
 pub struct UpdateArgs {
+    /// LinuxResources JSON: a file, or - for stdin. The flags below override its fields.
     #[arg(short = 'r', long)]
     pub resources: Option<PathBuf>,
     #[arg(long = "blkio-weight")]

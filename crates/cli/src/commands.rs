@@ -91,6 +91,7 @@ fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
@@ -155,6 +156,7 @@ fn exec_cmd(store: &Store, a: &ExecArgs) -> Result<i32> {
         detach: a.detach,
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
         preserve_fds: a.preserve_fds,
         sub_cgroups: a.cgroup.clone(),
     };

@@ -45,6 +45,8 @@ pub struct ExecOptions {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`: where a pidfd of the process goes (runc 1.2).
+    pub pidfd_socket: Option<PathBuf>,
     pub preserve_fds: u32,
     /// `--cgroup`: a sub-cgroup of the container's (`path`, or `controller[,controller]:path`).
     pub sub_cgroups: Vec<String>,
@@ -229,6 +231,12 @@ fn parent_side(
                 return Err(Error::Init(format!("unexpected {other:?}")));
             }
             Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(socket) = &opts.pidfd_socket {
+        if let Err(e) = crate::fd_socket::send_pidfd(socket, pid, crate::fd_socket::PidfdOf::Exec) {
+            crate::kill::kill_and_wait(pid);
+            return Err(e.into());
         }
     }
     if let Some(pid_file) = &opts.pid_file {

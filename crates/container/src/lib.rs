@@ -14,6 +14,7 @@ pub mod devices;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod fd_socket;
 pub mod features;
 pub mod hooks;
 pub mod idmapped_mounts;

@@ -2,13 +2,11 @@
 //! process's controlling terminal and stdio; its master goes to `--console-socket` (SCM_RIGHTS,
 //! as runc) or back to husk, which relays it when `run`/`exec` stay in the foreground.
 
-use std::io::{IoSlice, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::termios::{self, SetArg, Termios};
 use oci_spec::runtime::Process;
 
@@ -119,19 +117,7 @@ pub fn become_controlling(slave: &OwnedFd) -> Result<(), SysError> {
 /// Send the pty master to the `--console-socket` listener: one message whose data is the
 /// pty's name and whose SCM_RIGHTS carries the fd, as runc (and go-runc's console) expects.
 pub fn send_to_console_socket(socket: &Path, master: BorrowedFd<'_>) -> Result<(), SysError> {
-    let stream = UnixStream::connect(socket)
-        .step(|| format!("connecting to --console-socket {}", socket.display()))?;
-    let name = b"/dev/ptmx";
-    let fds = [master.as_raw_fd()];
-    sendmsg::<()>(
-        stream.as_raw_fd(),
-        &[IoSlice::new(name)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .step(|| format!("sending the pty to --console-socket {}", socket.display()))?;
-    Ok(())
+    crate::fd_socket::send("--console-socket", socket, b"/dev/ptmx", master)
 }
 
 /// husk's own end of a foreground container's terminal: its stdin (raw, when it is a
