@@ -103,6 +103,104 @@ fn cve_2019_5736_the_husk_binary_cannot_be_overwritten_from_inside() {
     eprintln!("the attacker held {grabbed:?}");
 }
 
+/// CVE-2019-5736 through `create`/`run` (crates/container/src/exec_stub.rs): the container's
+/// process and the hooks run inside the container are exec'd through a sealed stub, so what
+/// /proc/self/exe, a `#!/proc/self/exe` script or an interpreter leads to is the stub, never
+/// the husk binary. Were it husk, `/proc/self/exe /bin/sh ...` would be an unknown command.
+#[test]
+fn cve_2019_5736_proc_self_exe_in_a_new_container_is_not_husk() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let before = sha(&husk_bin());
+    let tmp = TempDir::new("husk-5736-hooks");
+    let host_out = tmp.path().join("create-container");
+    let host_hook = tmp.path().join("hook");
+    // A hook script whose interpreter is /proc/self/exe with the argument /bin/sh: the stub
+    // execs /bin/sh with the hook's argv (`-c ...`).
+    std::fs::write(&host_hook, "#!/proc/self/exe /bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        &host_hook,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut b = TestBundle::busybox(&[
+        "/proc/self/exe",
+        "/bin/sh",
+        "sh",
+        "-c",
+        "echo process-ran; cat /start-container",
+    ]);
+    b.config["root"]["readonly"] = json!(false);
+    // createContainer: a host path, run in the container's namespaces; startContainer: a
+    // path in the container.
+    b.config["hooks"] = json!({
+        "createContainer": [{"path": host_hook, "args": ["hook", "-c", format!("echo ran > {}", host_out.display())]}],
+        "startContainer": [{"path": "/sh", "args": ["sh", "-c", "echo hook-ran > /start-container"]}],
+    });
+    b.write();
+    // In the busybox rootfs, a script named sh whose interpreter runs busybox: busybox takes
+    // the applet from its argv[0], the script's path.
+    std::fs::write(b.rootfs().join("sh"), "#!/proc/self/exe /bin/busybox\n").unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let id = unique("cve5736run");
+    let (code, out, err) = h.run_bundle(&b, &id);
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["process-ran", "hook-ran"]
+    );
+    assert_eq!(std::fs::read_to_string(&host_out).unwrap().trim(), "ran");
+    assert_eq!(sha(&husk_bin()), before);
+    h.assert_no_trace(&id);
+}
+
+/// A container that joins another's pid namespace is seen by that container's processes
+/// while its init still runs husk: then husk runs from a sealed copy, as /proc/PID/exe of
+/// the waiting init shows (a read-only mount or a sealed memfd).
+#[test]
+fn joining_a_pid_namespace_runs_husk_from_a_sealed_copy() {
+    if !is_root() {
+        return;
+    }
+    let h = Husk::new();
+    let a = TestBundle::busybox(&["sleep", "1000"]);
+    let a_id = unique("pidns-a");
+    h.ok(&["run", "-d", "-b", a.path().to_str().unwrap(), &a_id]);
+    let a_pid = h.state(&a_id)["pid"].as_i64().unwrap();
+    let mut b = TestBundle::busybox(&["true"]);
+    for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "pid" {
+            ns["path"] = json!(format!("/proc/{a_pid}/ns/pid"));
+        }
+    }
+    b.write();
+    let b_id = unique("pidns-b");
+    h.ok(&["create", "-b", b.path().to_str().unwrap(), &b_id]);
+    let b_pid = h.state(&b_id)["pid"].as_i64().unwrap();
+    let exe = std::fs::File::open(format!("/proc/{b_pid}/exe")).unwrap();
+    let read_only = nix::sys::statvfs::fstatvfs(&exe)
+        .unwrap()
+        .flags()
+        .contains(nix::sys::statvfs::FsFlags::ST_RDONLY);
+    let sealed = nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&exe),
+        nix::fcntl::FcntlArg::F_GET_SEALS,
+    )
+    .is_ok_and(|s| s & libc::F_SEAL_WRITE != 0);
+    assert!(
+        read_only || sealed,
+        "the waiting init runs a writable husk binary"
+    );
+    h.ok(&["delete", "--force", &b_id]);
+    h.ok(&["delete", "--force", &a_id]);
+}
+
 /// CVE-2024-21626: nothing of husk's reaches the container (only stdio and what is asked to
 /// be preserved), and a cwd through /proc/self/fd/N cannot land in a host directory.
 #[test]

@@ -21,11 +21,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         _ => cli.state_root()?,
     };
     let store = Store::new(&root);
-    if matches!(
-        command,
-        Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
+    if matches!(command, Command::Exec(_)) {
         // Before anything enters a container: never expose the binary itself (CVE-2019-5736).
+        // create and run decide for themselves, once they have read the config (create.rs,
+        // protect_husk_binary).
         husk_container::sealed_exe::reexec_from_sealed_copy()
             .context("protecting the husk binary")?;
     }

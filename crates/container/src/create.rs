@@ -18,6 +18,7 @@ use oci_spec::runtime::Spec;
 
 use crate::crash_point::stage;
 use crate::error::StepContext;
+use crate::exec_stub::ExecStub;
 use crate::fd_socket::PidfdOf;
 use crate::idmapped_mounts::{self, ContainerUserns};
 use crate::init::{self, InitArgs};
@@ -25,7 +26,7 @@ use crate::namespaces::{self, NamespacePlan};
 use crate::seccomp::{connect_listener, SeccompPlan};
 use crate::state::{owner_of, ContainerDir, Creator, Store, Stored};
 use crate::sync::{self, ToChild, ToParent};
-use crate::{hooks, kill, process_info, rootless, sys, terminal, Error};
+use crate::{hooks, kill, process_info, rootless, sealed_exe, sys, terminal, Error};
 
 /// The flags of `husk create` (and `run`).
 #[derive(Debug, Clone, Default)]
@@ -61,6 +62,7 @@ pub struct Created {
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     crate::state::validate_id(&opts.id)?;
     let mut bundle = Bundle::load(&opts.bundle)?;
+    let exec_stub = protect_husk_binary(&bundle.spec)?;
     if opts.listen_fds > 0 {
         if let Some(p) = bundle.spec.process_mut() {
             let mut env = p.env().clone().unwrap_or_default();
@@ -183,6 +185,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
                 seccomp_listener: seccomp_listener.as_ref(),
                 state_lock: dir.lock_fd(),
                 idmapped: Vec::new(),
+                exec_stub: exec_stub.as_ref(),
             })
         }
         ForkResult::Parent { child: pid } => pid,
@@ -309,6 +312,25 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     Ok(Created { pid, console })
 }
 
+/// CVE-2019-5736 (exec_stub.rs, sealed_exe.rs): no process in the container may run the husk
+/// binary. With a pid namespace of its own, the container's init is alone in it until it
+/// execs, and it execs through the sealed stub returned here. Otherwise, or when the stub
+/// cannot be made, husk re-executes itself from a sealed copy now, before anything is made
+/// (and returns None once it runs from it).
+fn protect_husk_binary(spec: &Spec) -> Result<Option<ExecStub>, Error> {
+    let own_pid_namespace = spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| NamespacePlan::from_linux(l).creates(CloneFlags::CLONE_NEWPID));
+    if own_pid_namespace && !sealed_exe::running_from_sealed_copy() {
+        if let Some(stub) = ExecStub::create() {
+            return Ok(Some(stub));
+        }
+    }
+    sealed_exe::reexec_from_sealed_copy()?;
+    Ok(None)
+}
+
 /// Fork, the child born in `cgroup` when the host allows it (cgroup v2: clone3 with
 /// CLONE_INTO_CGROUP). The bool says whether it was; if not, the caller moves the child there.
 /// husk is single-threaded here (see sys::fork).
@@ -427,11 +449,13 @@ fn run_runtime_hooks(spec: &Spec, state: &ContainerState) -> Result<(), hooks::H
         "prestart",
         h.prestart().as_deref().unwrap_or_default(),
         state,
+        None,
     )?;
     hooks::run(
         "createRuntime",
         h.create_runtime().as_deref().unwrap_or_default(),
         state,
+        None,
     )
 }
 

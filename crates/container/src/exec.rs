@@ -478,5 +478,6 @@ fn process_side(
     if plan.no_new_privs {
         filter.install(host_pid)?;
     }
-    Err(plan.exec(&exe))
+    // The process joining runs from husk's sealed copy already (the CLI re-executed it).
+    Err(plan.exec(&exe, None))
 }

@@ -1,5 +1,6 @@
 //! `hooks`: each hook run with its args and env, the container state on stdin, and its
-//! timeout; its output kept for the error message if it fails.
+//! timeout; its output kept for the error message if it fails. Hooks run inside the
+//! container's namespaces are exec'd through husk's exec stub (exec_stub.rs).
 
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsFd;
@@ -11,6 +12,7 @@ use husk_spec::ContainerState;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::Hook;
 
+use crate::exec_stub::ExecStub;
 use crate::sys;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,16 +42,28 @@ pub enum HookError {
     },
 }
 
-/// Run `hooks` in order; the first failure stops the list.
-pub fn run(phase: &'static str, hooks: &[Hook], state: &ContainerState) -> Result<(), HookError> {
+/// Run `hooks` in order; the first failure stops the list. `stub`: exec each through husk's
+/// exec stub (the hooks run by the container's init).
+pub fn run(
+    phase: &'static str,
+    hooks: &[Hook],
+    state: &ContainerState,
+    stub: Option<&ExecStub>,
+) -> Result<(), HookError> {
     let json = serde_json::to_vec(state).expect("state serialises");
     for (index, hook) in hooks.iter().enumerate() {
-        run_one(phase, index, hook, &json)?;
+        run_one(phase, index, hook, &json, stub)?;
     }
     Ok(())
 }
 
-fn run_one(phase: &'static str, index: usize, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
+fn run_one(
+    phase: &'static str,
+    index: usize,
+    hook: &Hook,
+    state: &[u8],
+    stub: Option<&ExecStub>,
+) -> Result<(), HookError> {
     let path = hook.path().display().to_string();
     let spawn_err = |source| HookError::Spawn {
         phase,
@@ -79,6 +93,9 @@ fn run_one(phase: &'static str, index: usize, hook: &Hook, state: &[u8]) -> Resu
         .stdin(Stdio::piped())
         .stdout(out_file.try_clone().map_err(spawn_err)?)
         .stderr(out_file.try_clone().map_err(spawn_err)?);
+    if let Some(stub) = stub {
+        through_stub(&mut cmd, stub, hook, &args);
+    }
     let mut child = cmd.spawn().map_err(spawn_err)?;
     crate::crash_point::crash_point(&format!("hook-{phase}"));
     if let Some(mut stdin) = child.stdin.take() {
@@ -132,4 +149,27 @@ fn run_one(phase: &'static str, index: usize, hook: &Hook, state: &[u8]) -> Resu
             format!(": {text}")
         },
     })
+}
+
+/// Make `cmd` exec the hook through `stub`: the child, its stdio in place, execveats the stub
+/// with the hook's path, argv and env. Everything is built before the fork.
+fn through_stub(cmd: &mut Command, stub: &ExecStub, hook: &Hook, args: &[String]) {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let to_c = |s: &[u8]| CString::new(s).unwrap_or_default();
+    let path = to_c(hook.path().as_os_str().as_bytes());
+    let argv: Vec<CString> = if args.is_empty() {
+        vec![path.clone()]
+    } else {
+        args.iter().map(|a| to_c(a.as_bytes())).collect()
+    };
+    let argv = stub.argv(&path, &argv);
+    let envp: Vec<CString> = hook
+        .env()
+        .iter()
+        .flatten()
+        .map(|e| to_c(e.as_bytes()))
+        .collect();
+    sys::exec_fd_instead(cmd, stub.fd().as_raw_fd(), sys::ExecArgs::new(argv, envp));
 }

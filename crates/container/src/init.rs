@@ -19,6 +19,7 @@ use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType;
 
 use crate::error::{fail, StepContext, SysError};
+use crate::exec_stub::ExecStub;
 use crate::masked_paths;
 use crate::mounts::{self, MountContext};
 use crate::namespaces::{self, NamespacePlan};
@@ -48,6 +49,9 @@ pub struct InitArgs<'a> {
     /// The detached idmapped mounts the parent made, by index in `mounts` (set by the
     /// intermediate when they arrive).
     pub idmapped: Vec<(usize, OwnedFd)>,
+    /// The sealed stub the container's process and in-container hooks are exec'd through,
+    /// unless husk runs from a sealed copy of itself (exec_stub.rs).
+    pub exec_stub: Option<&'a ExecStub>,
 }
 
 /// Report `err` to the parent and exit. Used by both forked processes.
@@ -192,7 +196,8 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         .as_ref()
         .and_then(|h| h.create_container().clone())
     {
-        hooks::run("createContainer", &h, &state).map_err(|e| fail("createContainer hooks", e))?;
+        hooks::run("createContainer", &h, &state, a.exec_stub)
+            .map_err(|e| fail("createContainer hooks", e))?;
     }
 
     // The host's procfs, verified, kept for the fifo and our own /proc/self files: nothing the
@@ -280,7 +285,7 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         .as_ref()
         .and_then(|h| h.start_container().clone())
     {
-        if let Err(e) = hooks::run("startContainer", &h, &state) {
+        if let Err(e) = hooks::run("startContainer", &h, &state, a.exec_stub) {
             report(&mut fifo, fail("startContainer hooks", e));
         }
     }
@@ -312,7 +317,7 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     if let Err(e) = finish() {
         report(&mut fifo, e);
     }
-    let e = exec.exec(&exe);
+    let e = exec.exec(&exe, a.exec_stub);
     report(&mut fifo, e)
 }
 

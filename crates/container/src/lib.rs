@@ -14,6 +14,7 @@ pub mod devices;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod exec_stub;
 pub mod fd_socket;
 pub mod features;
 pub mod hooks;

@@ -14,6 +14,7 @@ use oci_spec::runtime::Process;
 
 use crate::capabilities::CapPlan;
 use crate::error::{fail, StepContext, SysError};
+use crate::exec_stub::ExecStub;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -150,13 +151,17 @@ impl ExecPlan {
         nix::sys::stat::umask(Mode::from_bits_truncate(self.umask));
     }
 
-    /// execve; returns only on failure.
-    pub fn exec(&self, path: &Path) -> SysError {
+    /// execve, through husk's exec stub when there is one (exec_stub.rs); returns only on
+    /// failure.
+    pub fn exec(&self, path: &Path, stub: Option<&ExecStub>) -> SysError {
         let to_c = |s: &str| CString::new(s).unwrap_or_default();
         let argv: Vec<CString> = self.args.iter().map(|a| to_c(a)).collect();
         let envp: Vec<CString> = self.env.iter().map(|e| to_c(e)).collect();
         let cpath = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
-        let err = nix::unistd::execve(&cpath, &argv, &envp).unwrap_err();
+        let err = match stub {
+            Some(stub) => stub.exec(&cpath, &argv, &envp),
+            None => nix::unistd::execve(&cpath, &argv, &envp).unwrap_err(),
+        };
         fail(format!("exec {}", path.display()), err.desc())
     }
 }

@@ -1,7 +1,8 @@
 //! CVE-2019-5736: a container process must never get a writable handle on the husk binary.
 //!
-//! The commands that enter a container (create, run, exec) first re-execute husk from a
-//! place where the binary cannot be written, as runc 1.2 does. The cheap form: the binary's
+//! `exec`, and `create`/`run` of a container that joins a pid namespace (exec_stub.rs covers
+//! the others), first re-execute husk from a place where the binary cannot be written, as
+//! runc 1.2 does. The cheap form: the binary's
 //! directory as the only layer of a detached read-only overlayfs mount (a few syscalls, no
 //! copy); opening the file through it for writing fails with EROFS. Where overlayfs cannot
 //! be used, a sealed in-memory copy (a memfd with F_SEAL_WRITE, SHRINK, GROW and SEAL). From
@@ -20,7 +21,7 @@ use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 
 use crate::error::{fail, StepContext, SysError};
 
-const SEALS: SealFlag = SealFlag::from_bits_truncate(
+pub(crate) const SEALS: SealFlag = SealFlag::from_bits_truncate(
     SealFlag::F_SEAL_SEAL.bits()
         | SealFlag::F_SEAL_SHRINK.bits()
         | SealFlag::F_SEAL_GROW.bits()

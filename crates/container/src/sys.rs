@@ -4,7 +4,7 @@
 //! caller must remember to close.
 #![allow(unsafe_code)]
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -61,6 +61,65 @@ pub fn openat2(
         if err.raw_os_error() != Some(libc::EAGAIN) {
             return Err(err);
         }
+    }
+}
+
+/// argv and envp for an exec in a forked child: the strings and their NULL-terminated
+/// pointer arrays, all built before the fork, so that the exec allocates nothing.
+pub struct ExecArgs {
+    _strings: (Vec<CString>, Vec<CString>),
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+// SAFETY: the pointers point into the CStrings owned by the same value, whose heap buffers do
+// not move when it moves; nothing mutates them.
+unsafe impl Send for ExecArgs {}
+// SAFETY: as above; shared access only reads.
+unsafe impl Sync for ExecArgs {}
+
+impl ExecArgs {
+    pub fn new(argv: Vec<CString>, envp: Vec<CString>) -> ExecArgs {
+        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+            v.iter()
+                .map(|s| s.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
+        };
+        ExecArgs {
+            argv: ptrs(&argv),
+            envp: ptrs(&envp),
+            _strings: (argv, envp),
+        }
+    }
+
+    /// execveat(fd, "", argv, envp, AT_EMPTY_PATH): exec the file `fd` is open on. Returns
+    /// only on failure, with the error.
+    pub fn execveat_empty_path(&self, fd: RawFd) -> io::Error {
+        // SAFETY: the path is a valid empty C string, argv and envp are NULL-terminated
+        // arrays of pointers to C strings that self keeps alive.
+        unsafe {
+            libc::syscall(
+                libc::SYS_execveat,
+                fd,
+                c"".as_ptr(),
+                self.argv.as_ptr(),
+                self.envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        io::Error::last_os_error()
+    }
+}
+
+/// Make the child of `cmd` exec the file `fd` is open on, with `exec`, instead of `cmd`'s
+/// program (once its stdio is in place). A failed exec fails the spawn.
+pub fn exec_fd_instead(cmd: &mut std::process::Command, fd: RawFd, exec: ExecArgs) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before its exec. It only calls execveat
+    // on arrays built before the fork, so it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || Err(exec.execveat_empty_path(fd)));
     }
 }
 
