@@ -19,12 +19,9 @@ fn freezer_dir(cg: &Cgroup) -> Result<Dir, CgroupError> {
             v2: false,
         });
     }
-    // cgroup.freeze is a core file of every non-root v2 cgroup, no controller to enable.
-    if let Some(h) = cg
-        .hierarchies
-        .iter()
-        .find(|h| h.v2 && h.dir().join("cgroup.freeze").exists())
-    {
+    // cgroup.freeze is a core file of every non-root v2 cgroup (Linux 5.2), no controller to
+    // enable. A kernel without it gets an error naming the file when asked to pause.
+    if let Some(h) = cg.hierarchies.iter().find(|h| h.v2) {
         return Ok(Dir {
             path: h.dir(),
             v2: true,
@@ -78,11 +75,16 @@ impl Cgroup {
 /// None while a v1 freezer is still FREEZING, or a v2 one has not settled.
 fn freezer_state_of(dir: &Dir) -> Result<Option<FreezerState>, CgroupError> {
     if dir.v2 {
+        // Not frozen unless asked to be (the usual answer, from one file: `list` asks this of
+        // every container); asked, frozen once cgroup.events says so.
+        let wanted = dir.read("cgroup.freeze").unwrap_or_default() == "1";
+        if !wanted {
+            return Ok(Some(FreezerState::Thawed));
+        }
         let Some(events) = dir.read("cgroup.events") else {
             return Ok(Some(FreezerState::Thawed));
         };
         let frozen = events.lines().any(|l| l.trim() == "frozen 1");
-        let wanted = dir.read("cgroup.freeze").unwrap_or_default() == "1";
         Ok(match (wanted, frozen) {
             (true, true) => Some(FreezerState::Frozen),
             (false, false) => Some(FreezerState::Thawed),

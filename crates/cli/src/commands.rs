@@ -224,16 +224,17 @@ fn list(store: &Store, format: ListFormat, quiet: bool) -> Result<()> {
         let status = status_of(&store.root.join(&id), &stored);
         states.push(stored.public(status));
     }
-    let mut out = std::io::stdout().lock();
+    // One write for the whole listing, not one per line.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if quiet {
         for s in &states {
             writeln!(out, "{}", s.id)?;
         }
-        return Ok(());
+        return Ok(out.flush()?);
     }
     if format == ListFormat::Json {
         writeln!(out, "{}", serde_json::to_string(&states)?)?;
-        return Ok(());
+        return Ok(out.flush()?);
     }
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
         .map(String::from)
@@ -269,7 +270,7 @@ fn list(store: &Store, format: ListFormat, quiet: bool) -> Result<()> {
         }
         writeln!(out, "{}", line.trim_end())?;
     }
-    Ok(())
+    Ok(out.flush()?)
 }
 
 fn spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {

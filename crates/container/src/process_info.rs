@@ -2,10 +2,24 @@
 //! that reuses its pid) and whether it is still alive.
 
 use std::fs;
+use std::io::Read;
 
 /// Field 22 (starttime) and field 3 (state) of /proc/PID/stat.
 pub fn stat(pid: i32) -> Option<(u64, char)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // One read into a buffer that holds any stat line: `list` does this for every container,
+    // and read_to_string's statx and growing reads were most of its syscalls.
+    let mut buf = [0u8; 2048];
+    let mut file = fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
     // comm (field 2) may contain spaces and parentheses: split after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();

@@ -90,10 +90,22 @@ impl Dir {
         self.path.join(file).exists()
     }
 
+    /// The file's contents, trimmed. Read in page-sized chunks without a stat first: most
+    /// cgroup files are a line, and `list` reads one for every container.
     pub fn read(&self, file: &str) -> Option<String> {
-        fs::read_to_string(self.path.join(file))
-            .ok()
-            .map(|s| s.trim().to_string())
+        use std::io::Read;
+        let mut f = fs::File::open(self.path.join(file)).ok()?;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        String::from_utf8(out).ok().map(|s| s.trim().to_string())
     }
 }
 
