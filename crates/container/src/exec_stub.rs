@@ -18,20 +18,12 @@
 //! joins them.
 
 use std::ffi::{CStr, CString};
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg};
-
-use crate::sealed_exe::SEALS;
 
 /// The assembled stub (empty where build.rs has none for the target).
 static STUB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/exec_stub"));
-
-/// memfd_create's MFD_EXEC (Linux 6.3): the memfd may be executed even where
-/// vm.memfd_noexec makes memfds non-executable by default.
-const MFD_EXEC: libc::c_uint = 0x0010;
 
 /// The stub, in a sealed memfd (close-on-exec: it goes with the exec it serves).
 #[derive(Debug)]
@@ -44,29 +36,13 @@ impl ExecStub {
         if STUB.is_empty() {
             return None;
         }
-        let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
-        let fd = memfd(flags | MFD_EXEC).or_else(|e| match e {
-            // A kernel before 6.3 does not know MFD_EXEC; its memfds are executable.
-            Errno::EINVAL => memfd(flags),
-            other => Err(other),
-        });
-        let fd = match fd {
-            Ok(fd) => fd,
+        match crate::sealed_exe::sealed_executable_memfd(c"husk-exec-stub", &mut &STUB[..]) {
+            Ok(fd) => Some(ExecStub(fd)),
             Err(e) => {
-                tracing::debug!("no exec stub: memfd_create: {e}");
-                return None;
+                tracing::debug!("no exec stub: {e}");
+                None
             }
-        };
-        let mut file = std::fs::File::from(fd);
-        if let Err(e) = file.write_all(STUB) {
-            tracing::debug!("no exec stub: writing the memfd: {e}");
-            return None;
         }
-        if let Err(e) = fcntl(file.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS)) {
-            tracing::debug!("no exec stub: sealing the memfd: {e}");
-            return None;
-        }
-        Some(ExecStub(file.into()))
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -102,16 +78,10 @@ impl ExecStub {
     }
 }
 
-fn memfd(flags: libc::c_uint) -> Result<OwnedFd, Errno> {
-    nix::sys::memfd::memfd_create(
-        c"husk-exec-stub",
-        nix::sys::memfd::MemFdCreateFlag::from_bits_retain(flags),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::os::unix::process::{CommandExt, ExitStatusExt};
 
     /// The stub runs the program with its argv and environment, and reports a failed exec.

@@ -21,7 +21,7 @@ use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 
 use crate::error::{fail, StepContext, SysError};
 
-pub(crate) const SEALS: SealFlag = SealFlag::from_bits_truncate(
+const SEALS: SealFlag = SealFlag::from_bits_truncate(
     SealFlag::F_SEAL_SEAL.bits()
         | SealFlag::F_SEAL_SHRINK.bits()
         | SealFlag::F_SEAL_GROW.bits()
@@ -64,15 +64,35 @@ fn through_readonly_overlay() -> Result<OwnedFd, SysError> {
 /// A sealed memfd copy of the binary.
 fn sealed_memfd_copy() -> Result<OwnedFd, SysError> {
     let mut exe = File::open("/proc/self/exe").step(|| "opening /proc/self/exe")?;
-    let memfd = memfd_create(
-        c"husk",
-        MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
-    )
-    .step(|| "memfd_create for the sealed copy of husk")?;
-    let mut copy = File::from(memfd);
-    std::io::copy(&mut exe, &mut copy).step(|| "copying husk into the memfd")?;
-    fcntl(copy.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS)).step(|| "sealing the copy of husk")?;
-    Ok(OwnedFd::from(copy))
+    sealed_executable_memfd(c"husk", &mut exe)
+}
+
+/// memfd_create's MFD_EXEC (Linux 6.3): the memfd may be executed even where
+/// vm.memfd_noexec makes memfds non-executable by default.
+const MFD_EXEC: libc::c_uint = 0x0010;
+
+/// A close-on-exec memfd named `name`, filled from `contents`, sealed against any change, and
+/// executable (MFD_EXEC where the kernel knows it). Used for the copy of husk and for the exec
+/// stub (exec_stub.rs).
+pub(crate) fn sealed_executable_memfd(
+    name: &std::ffi::CStr,
+    contents: &mut impl std::io::Read,
+) -> Result<OwnedFd, SysError> {
+    let create = |flags: libc::c_uint| {
+        memfd_create(name, MemFdCreateFlag::from_bits_retain(flags))
+            .step(|| format!("memfd_create {name:?}"))
+    };
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let memfd = match create(flags | MFD_EXEC) {
+        // A kernel before 6.3 does not know MFD_EXEC; its memfds are executable.
+        Err(e) if e.source.raw_os_error() == Some(libc::EINVAL) => create(flags)?,
+        other => other?,
+    };
+    let mut file = File::from(memfd);
+    std::io::copy(contents, &mut file).step(|| format!("filling memfd {name:?}"))?;
+    fcntl(file.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS))
+        .step(|| format!("sealing memfd {name:?}"))?;
+    Ok(OwnedFd::from(file))
 }
 
 /// Re-execute husk from a binary it cannot write (read-only overlay, else sealed memfd), with
