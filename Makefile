@@ -10,28 +10,19 @@ all: build
 build:
 	$(CARGO) build -p husk
 
-# What the tests and the demo need from Debian, installed when missing (uidmap: newuidmap and
-# newgidmap for the rootless tests).
+# What the demo, the tests and the benchmarks need from Debian, installed when missing
+# (integration/deps.sh says what each group holds, and why qemu comes from bookworm-backports).
 deps:
-	@{ command -v busybox >/dev/null && command -v newuidmap >/dev/null; } || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static uidmap; }
+	@sh integration/deps.sh base
 
-# The pure cgroup v2 guest: Debian's kernel under qemu, cpio for its initramfs.
-deps-cgroupv2: deps
-	@{ command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null && ls /boot/vmlinuz-* >/dev/null 2>&1; } || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 linux-image-amd64 cpio; }
+deps-cgroupv2:
+	@sh integration/deps.sh guest
 
-# The systemd guest's PID 1 and systemctl come from the host's systemd package (installed,
-# never started: it is not this machine's init).
-deps-systemd: deps-cgroupv2
-	@{ test -x /lib/systemd/systemd && command -v systemctl >/dev/null; } || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd; }
+deps-systemd:
+	@sh integration/deps.sh systemd
 
-# The real clients: containerd (with ctr and the runc v2 shim) and podman; script(1) gives
-# their --tty runs a terminal.
-deps-clients: deps
-	@{ command -v containerd >/dev/null && command -v podman >/dev/null && command -v script >/dev/null; } || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd podman bsdutils; }
+deps-clients:
+	@sh integration/deps.sh clients
 
 # Build husk, make a busybox bundle, run it and show its output.
 demo: deps build
@@ -105,9 +96,8 @@ conformance: deps build checker
 
 # husk against runc and crun (Debian's), release build, same bundle, same run (bench/bench.py;
 # docs/performance.md has the method and the latest table).
-deps-bench: deps
-	@{ command -v runc >/dev/null && command -v crun >/dev/null && command -v gcc >/dev/null; } || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun gcc libc6-dev; }
+deps-bench:
+	@sh integration/deps.sh bench
 
 # The binary to ship: release profile (lto, one codegen unit, panic=abort), linked statically
 # so that no dynamic loader runs at each of husk's starts (0.35 ms of 1.5 here; exec starts

@@ -20,8 +20,15 @@ husk=$1
 tests=$2
 shift 2
 test_args="$*"
-kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+# Debian 12's own kernel series (6.1, from linux-image-amd64; integration/deps.sh guest),
+# the newest of it when there are several, whatever else /boot holds.
+kernel=$(ls /boot/vmlinuz-6.1.* 2>/dev/null | sort -V | tail -1)
+if [ -z "$kernel" ]; then
+    echo "cgroupv2: no Debian 12 kernel (/boot/vmlinuz-6.1.*): run integration/deps.sh guest" >&2
+    exit 1
+fi
 kver=${kernel#/boot/vmlinuz-}
+echo "cgroupv2: booting $kernel"
 work=$(mktemp -d /tmp/husk-cgroupv2.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
