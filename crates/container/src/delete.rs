@@ -64,9 +64,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
         .as_ref()
         .and_then(|h| h.poststop().clone())
     {
-        if let Err(e) = hooks::run("poststop", &h, &stored.public(Status::Stopped), None) {
-            tracing::warn!("{e}");
-        }
+        hooks::run_all_warning("poststop", &h, &stored.public(Status::Stopped));
     }
     if let Some(cg) = &stored.cgroup {
         cg.remove()?;

@@ -57,6 +57,17 @@ pub fn run(
     Ok(())
 }
 
+/// Run every hook of `hooks`, each failure logged as a warning: the spec's rule for poststop
+/// ("the runtime MUST log a warning, but the remaining hooks and lifecycle continue").
+pub fn run_all_warning(phase: &'static str, hooks: &[Hook], state: &ContainerState) {
+    let json = serde_json::to_vec(state).expect("state serialises");
+    for (index, hook) in hooks.iter().enumerate() {
+        if let Err(e) = run_one(phase, index, hook, &json, None) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
 fn run_one(
     phase: &'static str,
     index: usize,
