@@ -12,23 +12,24 @@ use crate::mounts::{locked_flags, propagation_flag};
 use crate::resolve::{self, fd_path};
 use crate::sys;
 
-/// The propagation the container's "/" gets: the config's, else rslave (runc's default), so
-/// that mounts the container makes never reach the host.
+/// The propagation of the whole new mount namespace before anything is mounted: the config's
+/// `linux.rootfsPropagation`, else rslave (runc's default), so that mounts the container makes
+/// never reach the host.
 pub fn root_propagation(config: Option<&str>) -> MsFlags {
     config
         .and_then(propagation_flag)
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
 }
 
-/// Before any mount: set the propagation of the whole (new) mount namespace, then bind the
-/// rootfs onto itself so that it is a mount point pivot_root accepts.
+/// Before any mount: set the propagation of the whole (new) mount namespace, make the mount
+/// the rootfs sits on private (pivot_root refuses a new root whose parent is shared, and a
+/// bind of an unbindable mount fails), then bind the rootfs onto itself so that it is a mount
+/// point pivot_root accepts. The config's propagation reaches the container's "/" only after
+/// pivot_root (`apply_root_propagation`), as in runc.
 pub fn prepare(rootfs: &Path, propagation: MsFlags) -> Result<(), SysError> {
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
         .step(|| format!("setting propagation {propagation:?} on /"))?;
-    if propagation.contains(MsFlags::MS_SHARED) {
-        // pivot_root refuses a new root whose parent mount is shared.
-        make_parent_private(rootfs)?;
-    }
+    make_parent_private(rootfs)?;
     mount(
         Some(rootfs),
         rootfs,
@@ -39,6 +40,20 @@ pub fn prepare(rootfs: &Path, propagation: MsFlags) -> Result<(), SysError> {
     .step(|| format!("bind-mounting the rootfs {} onto itself", rootfs.display()))
 }
 
+/// After pivot_root (or the move with --no-pivot): the configured `linux.rootfsPropagation`
+/// on the container's own "/" (shared, slave, unbindable...). Private it already is.
+pub fn apply_root_propagation(config: Option<&str>) -> Result<(), SysError> {
+    let Some(flags) = config.and_then(propagation_flag) else {
+        return Ok(());
+    };
+    if flags.contains(MsFlags::MS_PRIVATE) {
+        return Ok(());
+    }
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+        .step(|| format!("linux.rootfsPropagation: setting {flags:?} on the container's /"))
+}
+
+/// The mount `rootfs` is on, made private: the nearest mount point at or above it.
 fn make_parent_private(rootfs: &Path) -> Result<(), SysError> {
     let info =
         std::fs::read_to_string("/proc/self/mountinfo").step(|| "reading /proc/self/mountinfo")?;
