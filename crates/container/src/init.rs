@@ -216,6 +216,7 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     } else {
         rootfs::pivot(rootfs_path)?;
     }
+    rootfs::apply_root_propagation(linux.rootfs_propagation().as_deref())?;
     let root = Root::open(Path::new("/"))?;
     // The terminal, from the container's own devpts; the master goes to `create`.
     if process.terminal().unwrap_or(false) {
