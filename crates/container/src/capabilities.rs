@@ -56,6 +56,40 @@ impl CapPlan {
         })
     }
 
+    /// Every capability asked for the effective, permitted, inheritable or ambient set is one
+    /// this process can still have (it is in its bounding set): checked before the container
+    /// is reported created, so that a capability that cannot be granted (husk's caller does
+    /// not hold it) fails `create`, as the spec wants, not `start`.
+    pub fn check_obtainable(&self) -> Result<(), SysError> {
+        let bounding =
+            caps::read(None, CapSet::Bounding).map_err(|e| fail("reading the bounding set", e))?;
+        let have = mask(&bounding.into_iter().collect::<Vec<_>>());
+        let sets = [
+            ("effective", self.sets.effective),
+            ("permitted", self.sets.permitted),
+            ("inheritable", self.sets.inheritable),
+            ("ambient", mask(&self.ambient)),
+        ];
+        for (set, wanted) in sets {
+            let missing = wanted & !have;
+            if missing != 0 {
+                let names: Vec<String> = caps::all()
+                    .into_iter()
+                    .filter(|c| missing & c.bitmask() != 0)
+                    .map(|c| c.to_string())
+                    .collect();
+                return Err(fail(
+                    format!("process.capabilities.{set}"),
+                    format!(
+                        "{} cannot be granted: not in the bounding set husk runs with",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Drop everything outside the bounding set (needs CAP_SETPCAP, so before the user switch).
     pub fn apply_bounding(&self) -> Result<(), SysError> {
         let all = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());

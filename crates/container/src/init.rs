@@ -262,6 +262,7 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     // The process: limits and what it needs to exec, checked now so `create` reports them.
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     let mut exec = ExecPlan::from_process(process)?;
+    exec.caps.check_obtainable()?;
     exec.add_home();
     let exe = exec.find_executable()?;
 
