@@ -347,6 +347,7 @@ pub(crate) fn fork_in_cgroup(cgroup: Option<&Cgroup>) -> Result<(ForkResult, boo
 fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
     let process = spec.process().as_ref().expect("validated");
     check_terminal(process.terminal().unwrap_or(false), opts)?;
+    crate::lsm::refuse_labels(spec).map_err(Error::Lsm)?;
     let linux = spec.linux().as_ref().expect("validated");
     let plan = NamespacePlan::from_linux(linux);
     let joins_mount_ns = plan.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS);

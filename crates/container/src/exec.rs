@@ -250,25 +250,7 @@ fn check_process(config: &oci_spec::runtime::Spec, process: &Process) -> Result<
     let mut spec = config.clone();
     spec.set_process(Some(process.clone()));
     husk_spec::validate::validate(&spec).map_err(Error::BadProcess)?;
-    if process
-        .apparmor_profile()
-        .as_deref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(Error::Unsupported(
-            "process.apparmorProfile (--apparmor): AppArmor is not enabled on this host".into(),
-        ));
-    }
-    if process
-        .selinux_label()
-        .as_deref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(Error::Unsupported(
-            "process.selinuxLabel (--process-label): SELinux is not enabled on this host".into(),
-        ));
-    }
-    Ok(())
+    crate::lsm::refuse_process_labels(process).map_err(Error::Lsm)
 }
 
 /// `--cgroup`: the container's cgroup, or a sub-cgroup of it in the named controllers'

@@ -22,6 +22,7 @@ pub mod idmapped_mounts;
 pub mod init;
 pub mod io_priority;
 pub mod kill;
+pub mod lsm;
 pub mod masked_paths;
 pub mod mounts;
 pub mod namespaces;
@@ -84,6 +85,9 @@ pub enum Error {
     BadCgroup(String),
     #[error("{0}: not supported yet")]
     Unsupported(String),
+    /// A security label husk does not apply (lsm.rs).
+    #[error("{0}")]
+    Lsm(String),
     #[error("container {id} has no cgroup (husk ran rootless, without a delegated cgroup): {what} need one")]
     NoCgroup { id: String, what: &'static str },
     /// What an unprivileged user cannot do, and what to change.
