@@ -397,7 +397,7 @@ fn intermediate_side(
         Ok(p) => p,
         Err(e) => die(channel, fail("pipe", e)),
     };
-    match sys::fork() {
+    match sys::fork_sibling() {
         Err(e) => die(channel, fail("forking the process", e)),
         Ok(ForkResult::Child) => {
             drop(pid_w);

@@ -76,7 +76,7 @@ pub fn intermediate(mut args: InitArgs<'_>) -> ! {
         Ok(idmapped) => args.idmapped = idmapped,
         Err(e) => die(&args.channel, e),
     }
-    match sys::fork() {
+    match sys::fork_sibling() {
         Err(e) => die(&args.channel, fail("forking the container init", e)),
         Ok(ForkResult::Child) => init(args),
         Ok(ForkResult::Parent { child }) => {

@@ -1,6 +1,7 @@
-//! `husk run` and `husk exec` without --detach: wait for the process (husk is its subreaper),
-//! forward the signals husk receives to it, relay its terminal when husk holds the pty, and
-//! turn its end into an exit code (128+N for signal N).
+//! `husk run` and `husk exec` without --detach: wait for the process (husk's own child: the
+//! intermediate forks it with CLONE_PARENT), forward the signals husk receives to it, relay
+//! its terminal when husk holds the pty, and turn its end into an exit code (128+N for
+//! signal N).
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -13,8 +14,9 @@ use nix::unistd::Pid;
 use crate::error::{StepContext, SysError};
 use crate::terminal::Relay;
 
-/// Become the subreaper of everything forked from here, so that the init (whose parent, the
-/// intermediate, exits) is reparented to us and we can wait for it.
+/// Become the subreaper of everything forked from here, so that the container's orphans
+/// (processes of a container without a pid namespace of its own, whose parent exits) are
+/// reparented to husk and reaped, as runc does unless --no-subreaper.
 pub fn become_subreaper() -> Result<(), SysError> {
     nix::sys::prctl::set_child_subreaper(true).step(|| "prctl(PR_SET_CHILD_SUBREAPER)")
 }
@@ -112,10 +114,10 @@ fn reap(pid: i32) -> Result<Option<i32>, SysError> {
             Ok(WaitStatus::StillAlive) => return Ok(None),
             Ok(_) => continue,
             Err(nix::Error::ECHILD) => {
-                // Not our child (run with --no-subreaper): its status cannot be known.
+                // The process is husk's child from birth (CLONE_PARENT): reaped elsewhere.
                 return Err(crate::error::fail(
                     format!("waiting for the container's process {pid}"),
-                    "it is not husk's child (--no-subreaper), so its exit status is unknown",
+                    "it is no longer husk's child",
                 ));
             }
             Err(nix::Error::EINTR) => continue,

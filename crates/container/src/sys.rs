@@ -412,6 +412,36 @@ pub fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> io::Result<Option<ForkResult>
     }
 }
 
+/// fork(2), the child made a child of the caller's parent (CLONE_PARENT): the intermediate
+/// forks the container's init this way, so that the init is husk's own child and husk can
+/// wait for it without being a subreaper (`run --no-subreaper`, as runc's init is runc's
+/// child).
+///
+/// Same rule as `fork`: the caller is single-threaded, and glibc's cached thread id in the
+/// child still holds the caller's (see `fork_into_cgroup`).
+pub fn fork_sibling() -> io::Result<ForkResult> {
+    // SAFETY: clone with only CLONE_PARENT and the exit signal, and no new stack, is fork with
+    // another parent: the child runs on a copy of the caller's memory, and the caller is
+    // single-threaded (see above). The unused pointer arguments are null.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match ret {
+        0 => Ok(ForkResult::Child),
+        pid if pid > 0 => Ok(ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
 /// Exit immediately without running atexit handlers or flushing stdio buffers shared with the
 /// parent (the forked child's way out).
 pub fn exit_now(code: i32) -> ! {
