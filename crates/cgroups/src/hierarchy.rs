@@ -401,6 +401,34 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Count, before `create`, the levels of each hierarchy that do not exist yet: what
+    /// `create` will make and `remove` must take away. Recorded in the container's state
+    /// before anything is made, so that a husk killed in the middle of `create` leaves no
+    /// directory `delete` does not know of (it removes missing levels without complaint and
+    /// shared parents only when empty). `create` then counts what it really made.
+    pub fn claim_missing_levels(&mut self) {
+        if self.systemd.is_some() {
+            return;
+        }
+        for h in &mut self.hierarchies {
+            let comps = h.rel.components().count();
+            let missing = (0..comps)
+                .take_while(|up| {
+                    let mut dir = h.dir();
+                    for _ in 0..*up {
+                        dir.pop();
+                    }
+                    !dir.exists()
+                })
+                .count();
+            h.created_levels = if h.default_path && missing > 0 {
+                missing.max(2).min(comps)
+            } else {
+                missing
+            };
+        }
+    }
+
     /// On a pure cgroup v2 host, the container's cgroup directory opened for clone3's
     /// CLONE_INTO_CGROUP (a child born there needs no cgroup.procs write). None elsewhere:
     /// v1 hierarchies can only be joined by writing.

@@ -140,21 +140,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         0,
     )
     .step(|| format!("opening {}", fifo_path.display()))?;
-    let mut cgroup = if rootless {
-        rootless::cgroup(linux, &opts.id)?
-    } else {
-        let path = linux.cgroups_path().as_deref();
-        let mut cgroup = if opts.systemd_cgroup {
-            Cgroup::resolve_systemd(path, &opts.id)?
-        } else {
-            Cgroup::resolve(path, &opts.id)?
-        };
-        cgroup.create()?;
-        Some(cgroup)
-    };
+    let mut cgroup = make_cgroup(linux, opts, rootless, &dir, &mut stored)?;
     cleanup.cgroup = cgroup.clone();
-    stored.cgroup = cgroup.clone();
-    dir.save(&stored)?;
     // Limits are in place before any process joins the cgroup. A systemd scope only exists
     // once it has a process: it is limited as soon as the intermediate is in it, below.
     if let Some(cg) = cgroup.as_ref().filter(|cg| cg.systemd.is_none()) {
@@ -310,6 +297,41 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     }
     cleanup.disarm();
     Ok(Created { pid, console })
+}
+
+/// The container's cgroup, recorded in its state (with the levels it will make) before it is
+/// made, then made: whenever husk is killed, `delete` knows every directory husk may have
+/// created. Rootless, a cgroup husk may not make is done without (rootless::without_cgroup).
+fn make_cgroup(
+    linux: &oci_spec::runtime::Linux,
+    opts: &CreateOptions,
+    rootless: bool,
+    dir: &ContainerDir,
+    stored: &mut Stored,
+) -> Result<Option<Cgroup>, Error> {
+    let path = linux.cgroups_path().as_deref();
+    let mut cgroup = if opts.systemd_cgroup {
+        Cgroup::resolve_systemd(path, &opts.id)?
+    } else {
+        Cgroup::resolve(path, &opts.id)?
+    };
+    cgroup.claim_missing_levels();
+    stored.cgroup = Some(cgroup.clone());
+    dir.save(stored)?;
+    stored.cgroup = match cgroup.create() {
+        Ok(()) => Some(cgroup),
+        Err(e) if rootless && e.is_permission_denied() => {
+            rootless::without_cgroup(linux, &e)?;
+            None
+        }
+        Err(e) => {
+            stored.cgroup = None;
+            dir.save(stored)?;
+            return Err(e.into());
+        }
+    };
+    dir.save(stored)?;
+    Ok(stored.cgroup.clone())
 }
 
 /// CVE-2019-5736 (exec_stub.rs, sealed_exe.rs): no process in the container may run the husk

@@ -15,7 +15,6 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use husk_cgroups::Cgroup;
 use nix::unistd::{getegid, geteuid};
 use oci_spec::runtime::{Linux, LinuxIdMapping, Spec};
 
@@ -215,27 +214,20 @@ fn parse_subordinate(text: &str, id: u32, name: Option<&str>) -> Vec<(u64, u64)>
         .collect()
 }
 
-/// The container's cgroup when husk runs rootless: made where the user may (a delegated
-/// subtree), else none. Without one, asking for resources is an error naming them.
-pub fn cgroup(linux: &Linux, id: &str) -> Result<Option<Cgroup>, Error> {
-    let mut cg = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
-    match cg.create() {
-        Ok(()) => Ok(Some(cg)),
-        Err(e) if e.is_permission_denied() => {
-            let asked = requested_resources(linux);
-            if !asked.is_empty() {
-                return Err(Error::Rootless(format!(
-                    "{}: husk runs as uid {} and may not create the container's cgroup ({e}); \
-                     remove these resources or give this user a delegated cgroup",
-                    asked.join(", "),
-                    geteuid()
-                )));
-            }
-            tracing::debug!("rootless: no cgroup for the container ({e})");
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
+/// Rootless husk may not make the container's cgroup (outside a delegated subtree): the
+/// container goes without one, unless the config asks for resources, which the error names.
+pub fn without_cgroup(linux: &Linux, e: &husk_cgroups::CgroupError) -> Result<(), Error> {
+    let asked = requested_resources(linux);
+    if !asked.is_empty() {
+        return Err(Error::Rootless(format!(
+            "{}: husk runs as uid {} and may not create the container's cgroup ({e}); \
+             remove these resources or give this user a delegated cgroup",
+            asked.join(", "),
+            geteuid()
+        )));
     }
+    tracing::debug!("rootless: no cgroup for the container ({e})");
+    Ok(())
 }
 
 /// The `linux.resources` fields that need a cgroup (device rules are not among them: an
