@@ -68,7 +68,7 @@ test-cgroupv2: deps-cgroupv2 build
 # host's systemd as PID 1: these machines run none.
 test-systemd: deps-systemd build
 	tests=$$($(CARGO) test -p husk-e2e --test systemd_cgroup --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
-	  test -n "$$tests" && sh integration/cgroupv2/run.sh --systemd $(CURDIR)/$(HUSK) "$$tests"
+	  test -n "$$tests" && sh integration/cgroupv2/run.sh --systemd $(CURDIR)/$(HUSK) "$$tests" --include-ignored
 
 # containerd and podman driving husk (integration/clients).
 test-clients: deps-clients build

@@ -492,9 +492,29 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
         (
             // The init fails while mounting: its own message must reach the caller, not a
             // bare "exited".
-            "unbindable root propagation",
-            |c, _| c["linux"]["rootfsPropagation"] = json!("unbindable"),
-            "bind-mounting the rootfs",
+            "a mount of a filesystem type the kernel lacks",
+            |c, _| {
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"destination": "/x", "type": "husknosuchfs", "source": "none"}))
+            },
+            "mounting husknosuchfs on /x",
+        ),
+        (
+            "an AppArmor profile on a host without AppArmor",
+            |c, _| c["process"]["apparmorProfile"] = json!("husk-test"),
+            "process.apparmorProfile \"husk-test\": AppArmor is not enabled on this host",
+        ),
+        (
+            "an SELinux process label on a host without SELinux",
+            |c, _| c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0"),
+            "process.selinuxLabel \"system_u:system_r:container_t:s0\": SELinux is not enabled",
+        ),
+        (
+            "an SELinux mount label on a host without SELinux",
+            |c, _| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"),
+            "linux.mountLabel \"system_u:object_r:container_file_t:s0\": SELinux is not enabled",
         ),
         (
             "config.json is a directory",
@@ -527,9 +547,7 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 #[test]
 fn every_broken_bundle_fails_with_a_named_error_and_leaves_nothing() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let cases = cases();
     assert!(cases.len() >= 60, "the table holds {} cases", cases.len());
@@ -583,9 +601,7 @@ fn every_broken_bundle_fails_with_a_named_error_and_leaves_nothing() {
 
 #[test]
 fn bad_container_ids_are_refused_before_anything_is_made() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["true"]);
     for id in ["a/b", "..", ".", "a b", "ünï"] {

@@ -93,9 +93,7 @@ const MIB: i64 = 1 << 20;
 
 #[test]
 fn memory_limits_land_in_the_memory_controller() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let v2 = pure_v2();
     let mut mem = json!({"limit": 64 * MIB, "reservation": 32 * MIB, "swap": 96 * MIB});
     if !v2 {
@@ -130,9 +128,7 @@ fn memory_limits_land_in_the_memory_controller() {
 
 #[test]
 fn memory_options_cgroup_v2_lacks_are_errors_there() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     if !pure_v2() {
         // v1: the kernel limit is applied where the kernel still enforces it, else ignored with
         // a warning naming it (deprecated in the spec; runc ignores it too).
@@ -182,9 +178,7 @@ fn memory_options_cgroup_v2_lacks_are_errors_there() {
 /// busybox dd allocates its block: a 96 MiB block under a 32 MiB limit (no swap) is killed.
 #[test]
 fn a_memory_hog_is_oom_killed_with_137_and_an_oom_event() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&[
         "sh",
@@ -255,9 +249,7 @@ fn a_memory_hog_is_oom_killed_with_137_and_an_oom_event() {
 
 #[test]
 fn cpu_limits_land_in_cpu_and_cpuset_and_a_quota_bounds_a_busy_loop() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let c = Running::new(
         &["sh", "-c", "while :; do :; done"],
         json!({"cpu": {"shares": 512, "quota": 20000, "period": 100000, "burst": 1000, "idle": 0, "cpus": "0", "mems": "0"}}),
@@ -295,16 +287,14 @@ fn cpu_limits_land_in_cpu_and_cpuset_and_a_quota_bounds_a_busy_loop() {
 
 #[test]
 fn realtime_cpu_limits_on_v1_and_their_refusal_on_v2() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let rt = json!({"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}});
     if pure_v2() {
         create_fails_naming(rt, "linux.resources.cpu.realtime");
         return;
     }
     if !Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
-        eprintln!("SKIP: this kernel has no cpu.rt_runtime_us (CONFIG_RT_GROUP_SCHED off)");
+        // A kernel without CONFIG_RT_GROUP_SCHED: the refusal is what there is to check.
         create_fails_naming(rt, "linux.resources.cpu.realtime");
         return;
     }
@@ -336,9 +326,7 @@ fn realtime_cpu_limits_on_v1_and_their_refusal_on_v2() {
 
 #[test]
 fn pids_limit_stops_a_fork_bomb() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     // The bomb runs in a subshell (ash gives up at the first failed fork); counting the
     // error lines afterwards uses builtins only, as every pid is still taken.
@@ -389,12 +377,9 @@ fn a_block_device() -> Option<(u64, u64)> {
 
 #[test]
 fn block_io_throttles_land_in_blkio_or_io_max() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let Some((major, minor)) = a_block_device() else {
-        eprintln!("SKIP: no block device to throttle");
-        return;
+        skip!("no block device to throttle");
     };
     let dev = |rate: u64| json!([{"major": major, "minor": minor, "rate": rate}]);
     let c = Running::new(
@@ -430,12 +415,9 @@ fn block_io_throttles_land_in_blkio_or_io_max() {
 
 #[test]
 fn block_io_weight_is_applied_or_refused_by_name() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let Some((major, minor)) = a_block_device() else {
-        eprintln!("SKIP: no block device");
-        return;
+        skip!("no block device");
     };
     let res = json!({"blockIO": {"weight": 500, "weightDevice": [{"major": major, "minor": minor, "weight": 300}]}});
     // A weight needs BFQ (blkio.bfq.weight / io.bfq.weight) or iocost (io.weight); this host's
@@ -472,11 +454,9 @@ fn block_io_weight_is_applied_or_refused_by_name() {
 
 #[test]
 fn hugepage_limits_land_in_hugetlb() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     if !host_has("hugetlb") {
-        eprintln!("SKIP: no hugetlb controller");
+        // No hugetlb controller: the refusal is what there is to check.
         create_fails_naming(
             json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}),
             "linux.resources.hugepageLimits",
@@ -522,12 +502,9 @@ fn an_openable_char_device() -> Option<(u64, u64)> {
 /// eBPF program.
 #[test]
 fn the_device_list_denies_what_it_does_not_allow() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let Some((major, minor)) = an_openable_char_device() else {
-        eprintln!("SKIP: no openable character device outside the default list");
-        return;
+        skip!("no openable character device outside the default list");
     };
     let script = format!(
         "mknod /tmp/dev c {major} {minor} && ( (: < /tmp/dev) && echo OPENED || echo DENIED); echo x > /dev/null && echo NULL-OK"
@@ -566,9 +543,7 @@ fn the_device_list_denies_what_it_does_not_allow() {
 
 #[test]
 fn unified_keys_are_written_where_cgroup2_has_the_controller() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     if pure_v2() {
         let c = Running::new(
             &["sleep", "100"],
@@ -602,9 +577,7 @@ fn unified_keys_are_written_where_cgroup2_has_the_controller() {
 
 #[test]
 fn limits_this_host_cannot_apply_are_errors_naming_them() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     if !host_has("net_cls") {
         create_fails_naming(
             json!({"network": {"classID": 1048577}}),
@@ -633,9 +606,7 @@ fn limits_this_host_cannot_apply_are_errors_naming_them() {
 
 #[test]
 fn pause_stops_a_counting_process_and_resume_restarts_it() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let c = Running::new(
         &[
             "sh",
@@ -696,9 +667,7 @@ fn update_from_stdin(h: &Husk, id: &str, json: &str) -> std::process::Output {
 
 #[test]
 fn update_changes_a_running_containers_limits_and_they_hold() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&[
         "sh",
@@ -804,9 +773,7 @@ fn update_changes_a_running_containers_limits_and_they_hold() {
 
 #[test]
 fn events_streams_runcs_stats_shape_until_the_container_stops() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // Long enough for several intervals even in the slow emulated v2 guest.
     let c = Running::new(&["sleep", "4"], json!({"pids": {"limit": 9}}), true);
     let out = run_to_files(c.h.cmd().args(["events", "--interval", "200ms", &c.id]));
@@ -832,9 +799,7 @@ fn events_streams_runcs_stats_shape_until_the_container_stops() {
 
 #[test]
 fn kill_all_and_delete_force_reach_every_process_even_when_paused() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let c = Running::new(
         &["sh", "-c", "sleep 100 & sleep 100 & wait"],
         json!({}),
@@ -868,9 +833,7 @@ fn kill_all_and_delete_force_reach_every_process_even_when_paused() {
 
 #[test]
 fn cgroups_path_absolute_and_relative_are_made_and_removed() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let top = unique("husk-cgpath");
     for (path, expect_abs) in [(format!("/{top}/a/b"), true), (format!("{top}/rel"), false)] {
         let h = Husk::new();
@@ -917,12 +880,9 @@ fn cgroups_path_absolute_and_relative_are_made_and_removed() {
 
 #[test]
 fn systemd_cgroup_driver_without_systemd_is_a_clear_error() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     if Path::new("/run/systemd/system").exists() {
-        eprintln!("SKIP: systemd runs here; this case is for hosts without it");
-        return;
+        skip!("systemd runs here; this case is for hosts without it");
     }
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["true"]);

@@ -26,9 +26,7 @@ fn ns_inode(link: &str) -> String {
 
 #[test]
 fn hostname_and_domainname_are_set_in_the_new_uts_namespace() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |c| {
             c["hostname"] = json!("boxhost");
@@ -41,9 +39,7 @@ fn hostname_and_domainname_are_set_in_the_new_uts_namespace() {
 
 #[test]
 fn new_namespaces_differ_from_the_hosts_and_joined_ones_match_the_path() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |_| {},
         "for n in pid mnt net ipc uts cgroup; do readlink /proc/self/ns/$n; done",
@@ -75,9 +71,7 @@ fn new_namespaces_differ_from_the_hosts_and_joined_ones_match_the_path() {
 
 #[test]
 fn a_user_namespace_gets_the_configured_mappings() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |c| {
             c["linux"]["namespaces"]
@@ -103,9 +97,7 @@ fn a_user_namespace_gets_the_configured_mappings() {
 
 #[test]
 fn a_time_namespace_applies_the_boottime_offset() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |c| {
             c["linux"]["namespaces"]
@@ -122,9 +114,7 @@ fn a_time_namespace_applies_the_boottime_offset() {
 
 #[test]
 fn mounts_are_made_in_order_with_their_options() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let host = TempDir::new("husk-bind");
     std::fs::write(host.path().join("f"), "from host").unwrap();
     let out = inside(
@@ -159,9 +149,7 @@ fn mounts_are_made_in_order_with_their_options() {
 
 #[test]
 fn a_symlink_at_a_mount_destination_cannot_send_the_mount_outside_the_rootfs() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&[
         "sh",
@@ -203,9 +191,7 @@ fn a_symlink_at_a_mount_destination_cannot_send_the_mount_outside_the_rootfs() {
 
 #[test]
 fn dev_has_the_default_devices_symlinks_and_configured_nodes() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |c| {
             c["linux"]["devices"] = json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o660, "uid": 0, "gid": 8}]);
@@ -230,9 +216,7 @@ fn dev_has_the_default_devices_symlinks_and_configured_nodes() {
 
 #[test]
 fn the_device_cgroup_denies_devices_not_in_the_config() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // mknod is allowed (runc's default) but opening a disk that the config does not allow is not.
     let out = inside(
         |c| {
@@ -256,9 +240,7 @@ fn the_device_cgroup_denies_devices_not_in_the_config() {
 
 #[test]
 fn masked_paths_are_hidden_and_readonly_paths_cannot_be_written() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // The first file of runc's masked list that this kernel has, and a masked directory.
     let file = [
         "/proc/kcore",
@@ -283,9 +265,7 @@ fn masked_paths_are_hidden_and_readonly_paths_cannot_be_written() {
 
 #[test]
 fn a_readonly_root_refuses_writes() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |c| c["root"]["readonly"] = json!(true),
         "touch /x 2>/dev/null && echo wrote || echo refused",
@@ -300,9 +280,7 @@ fn a_readonly_root_refuses_writes() {
 
 #[test]
 fn the_process_gets_its_user_groups_umask_cwd_env_and_rlimits() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |c| {
             let p = &mut c["process"];
@@ -335,9 +313,7 @@ fn the_process_gets_its_user_groups_umask_cwd_env_and_rlimits() {
 
 #[test]
 fn capabilities_and_no_new_privileges_are_exactly_the_configs() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |c| {
             let caps = json!(["CAP_CHOWN", "CAP_KILL"]);
@@ -368,9 +344,7 @@ fn capabilities_and_no_new_privileges_are_exactly_the_configs() {
 
 #[test]
 fn sysctls_are_written_in_the_containers_namespaces() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
     let out = inside(
         |c| {
@@ -389,9 +363,7 @@ fn sysctls_are_written_in_the_containers_namespaces() {
 
 #[test]
 fn the_container_is_placed_in_its_cgroup_and_sees_it_as_its_root() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let id = unique("cg");
     let b = TestBundle::busybox(&[
@@ -426,9 +398,7 @@ fn the_container_is_placed_in_its_cgroup_and_sees_it_as_its_root() {
 
 #[test]
 fn no_pivot_moves_the_rootfs_and_rprivate_propagation_applies() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let id = unique("np");
     let b = TestBundle::busybox(&["sh", "-c", "ls /bin/busybox && hostname"]);
@@ -446,10 +416,31 @@ fn no_pivot_moves_the_rootfs_and_rprivate_propagation_applies() {
 }
 
 #[test]
+fn root_propagation_shared_and_unbindable_reach_the_containers_root() {
+    skip_unless_root!();
+    // mountinfo's optional fields for "/": shared:N for a shared mount, "unbindable" for an
+    // unbindable one; the default (rslave) shows master:N only where the host's / is shared.
+    let root_line = "awk '$5 == \"/\"' /proc/self/mountinfo";
+    let out = inside(
+        |c| c["linux"]["rootfsPropagation"] = json!("shared"),
+        root_line,
+    );
+    assert!(out.contains(" shared:"), "shared root: {out}");
+    let out = inside(
+        |c| c["linux"]["rootfsPropagation"] = json!("unbindable"),
+        root_line,
+    );
+    assert!(out.contains(" unbindable "), "unbindable root: {out}");
+    let out = inside(
+        |c| c["linux"]["rootfsPropagation"] = json!("rslave"),
+        root_line,
+    );
+    assert!(!out.contains(" shared:"), "rslave root: {out}");
+}
+
+#[test]
 fn personality_scheduler_and_io_priority_apply_to_the_init_and_exec() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let out = inside(
         |c| {
             c["linux"]["personality"] = json!({"domain": "LINUX32"});

@@ -79,9 +79,7 @@ fn assert_clean(h: &Husk, id: &str, marker: &str, mounts_before: &str, when: &st
 
 #[test]
 fn create_killed_at_every_stage_is_cleaned_up_by_delete() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let b = bundle_with_hook(&["true"]);
     let mounts_before = mount_table();
     for stage in CREATE_STAGES {
@@ -138,11 +136,71 @@ fn create_killed_at_every_stage_is_cleaned_up_by_delete() {
     }
 }
 
+/// Every cgroup directory on the host whose path names `id`.
+fn cgroup_dirs_naming(id: &str) -> Vec<String> {
+    fn walk(dir: &std::path::Path, id: &str, depth: usize, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let p = e.path();
+            if e.file_name().to_string_lossy().contains(id) {
+                out.push(p.display().to_string());
+            }
+            if depth < 6 {
+                walk(&p, id, depth + 1, out);
+            }
+        }
+    }
+    let mut out = vec![];
+    walk(std::path::Path::new("/sys/fs/cgroup"), id, 0, &mut out);
+    out
+}
+
+#[test]
+fn create_killed_at_any_moment_is_cleaned_up_by_delete() {
+    skip_unless_root!();
+    // Not only the named stages: SIGKILL lands anywhere in the first milliseconds, where the
+    // cgroup is being made, at delays from 0 to 15 ms in steps of 0.25 ms.
+    let mut b = TestBundle::busybox(&["true"]);
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 50}});
+    b.write();
+    let mounts_before = mount_table();
+    let h = Husk::new();
+    for step in 0..60u64 {
+        let id = unique("killed");
+        let marker = format!("HUSK_CRASH_TEST={id}");
+        let mut child = h
+            .cmd()
+            .args(["create", "--bundle", b.path().to_str().unwrap(), &id])
+            .env("HUSK_CRASH_TEST", &id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(step * 250));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = h.run(&["delete", "--force", &id]);
+        assert!(
+            out.status.success(),
+            "killed after {} us: delete --force: {}",
+            step * 250,
+            text(&out.stderr)
+        );
+        let when = format!("killed after {} us", step * 250);
+        assert_clean(&h, &id, &marker, &mounts_before, &when);
+        assert_eq!(cgroup_dirs_naming(&id), Vec::<String>::new(), "{when}");
+    }
+}
+
 #[test]
 fn delete_killed_half_way_is_finished_by_the_next_delete() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let b = bundle_with_hook(&["sleep", "600"]);
     let mounts_before = mount_table();
     for stage in ["delete-killed", "delete-cgroup"] {
@@ -167,9 +225,7 @@ fn delete_killed_half_way_is_finished_by_the_next_delete() {
 
 #[test]
 fn a_killed_foreground_run_leaves_its_container_manageable() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let b = TestBundle::busybox(&["sleep", "600"]);
     let h = Husk::new();
     let id = unique("crash-run");

@@ -24,9 +24,7 @@ fn ns_of(pid: i64, ns: &str) -> String {
 
 #[test]
 fn exec_runs_in_every_namespace_and_the_cgroup_of_the_container() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "100"]);
     let (id, init) = running(&h, &b, "exec");
@@ -98,9 +96,7 @@ fn exec_runs_in_every_namespace_and_the_cgroup_of_the_container() {
 
 #[test]
 fn exec_flags_set_user_env_cwd_caps_and_no_new_privs() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "100"]);
     let (id, _) = running(&h, &b, "execflags");
@@ -158,9 +154,7 @@ fn exec_flags_set_user_env_cwd_caps_and_no_new_privs() {
 
 #[test]
 fn exec_cgroup_places_the_process_in_a_sub_cgroup() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "100"]);
     let (id, init) = running(&h, &b, "execcg");
@@ -197,9 +191,7 @@ fn exec_cgroup_places_the_process_in_a_sub_cgroup() {
 
 #[test]
 fn exec_from_a_process_file_applies_its_rlimits_and_capabilities() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "100"]);
     let (id, _) = running(&h, &b, "execproc");
@@ -255,9 +247,7 @@ fn exec_from_a_process_file_applies_its_rlimits_and_capabilities() {
 
 #[test]
 fn exec_is_refused_in_a_stopped_or_paused_container() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "100"]);
     let (id, _) = running(&h, &b, "execstate");
@@ -315,10 +305,46 @@ fn features_lists_what_husk_supports() {
 }
 
 #[test]
-fn preserved_and_socket_activation_fds_reach_the_container() {
-    if !is_root() {
-        return;
+fn security_labels_are_refused_by_create_and_exec_alike() {
+    skip_unless_root!();
+    let h = Husk::new();
+    // create (run is covered by broken_bundles.rs): refused, nothing made.
+    let mut b = TestBundle::busybox(&["sleep", "100"]);
+    b.config["process"]["apparmorProfile"] = json!("husk-test");
+    b.write();
+    let id = unique("lsm");
+    let out = h.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr)
+            .contains("process.apparmorProfile \"husk-test\": AppArmor is not enabled"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.assert_no_trace(&id);
+    // exec's flags, into a container without labels: refused, nothing run.
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let (id, _) = running(&h, &b, "lsmexec");
+    for (flag, field) in [
+        ("--apparmor", "process.apparmorProfile"),
+        ("--process-label", "process.selinuxLabel"),
+    ] {
+        let out = h.run(&["exec", flag, "x", &id, "touch", "/tmp/ran"]);
+        assert!(!out.status.success(), "{flag}");
+        assert!(
+            text(&out.stderr).contains(field),
+            "{flag}: {}",
+            text(&out.stderr)
+        );
     }
+    let out = h.run(&["exec", &id, "ls", "/tmp/ran"]);
+    assert!(!out.status.success(), "a refused exec ran its process");
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn preserved_and_socket_activation_fds_reach_the_container() {
+    skip_unless_root!();
     let h = Husk::new();
     let dir = TempDir::new("husk-fds");
     let b = TestBundle::busybox(&[
@@ -369,9 +395,7 @@ fn preserved_and_socket_activation_fds_reach_the_container() {
 
 #[test]
 fn a_new_session_keyring_unless_no_new_keyring() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["cat", "/proc/keys"]);
     // The default spec masks /proc/keys; this test reads it.
@@ -393,9 +417,7 @@ fn a_new_session_keyring_unless_no_new_keyring() {
 
 #[test]
 fn failures_are_written_to_the_log_as_runcs_json_lines() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let dir = TempDir::new("husk-log");
     let log = dir.path().join("log.json");
@@ -430,9 +452,7 @@ fn ignored(status: &str) -> u64 {
 
 #[test]
 fn sigpipe_is_not_ignored_in_the_container_process() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // husk's runtime ignores SIGPIPE; an ignored signal survives exec, so a container's shell
     // could not even trap it. The init and exec'd processes get its default back (other
     // dispositions pass through from the caller, as with runc).
@@ -452,9 +472,7 @@ fn sigpipe_is_not_ignored_in_the_container_process() {
 
 #[test]
 fn a_broken_process_json_names_the_field_and_runs_nothing() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "600"]);
     let (id, _) = running(&h, &b, "exec-badproc");
@@ -573,9 +591,7 @@ fn pidfd_kill(fd: &std::os::fd::OwnedFd) {
 /// the exec'd process ("setns"), which signals exactly that process.
 #[test]
 fn pidfd_socket_gets_a_pidfd_of_the_init_and_of_an_exec() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let dir = TempDir::new("husk-pidfd");
     let sock = dir.path().join("pidfd.sock");

@@ -58,9 +58,7 @@ fn nothing_left(id: &str) {
 
 #[test]
 fn a_full_filesystem_under_root_fails_cleanly() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let b = TestBundle::busybox(&["true"]);
     let dir = TempDir::new("husk-full");
     let id = unique("full");
@@ -89,9 +87,7 @@ fn a_full_filesystem_under_root_fails_cleanly() {
 
 #[test]
 fn an_unwritable_state_root_fails_cleanly() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let b = TestBundle::busybox(&["true"]);
     let dir = TempDir::new("husk-ro");
     let id = unique("ro");
@@ -113,18 +109,12 @@ fn an_unwritable_state_root_fails_cleanly() {
 
 #[test]
 fn an_exhausted_pid_limit_fails_cleanly() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // husk runs in a pids cgroup of its own with room for itself and one child: forking the
     // container's init fails.
     let pids_root = std::path::Path::new("/sys/fs/cgroup/pids");
     if !pids_root.join("cgroup.procs").exists() {
-        eprintln!(
-            "SKIP: no cgroup v1 pids hierarchy at {}",
-            pids_root.display()
-        );
-        return;
+        skip!("no cgroup v1 pids hierarchy at {}", pids_root.display());
     }
     let limit = pids_root.join(unique("husk-pid-limit"));
     std::fs::create_dir(&limit).unwrap();

@@ -55,9 +55,7 @@ fn run_ok(b: &TestBundle) -> String {
 
 #[test]
 fn a_host_directory_owned_by_1000_is_owned_by_root_inside() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let src = owned_dir(1000, &[("mine", 1000, 1000), ("other", 1001, 1001)]);
     let before = mount_table();
     let mut b = TestBundle::busybox(&[
@@ -100,9 +98,7 @@ fn a_host_directory_owned_by_1000_is_owned_by_root_inside() {
 
 #[test]
 fn idmap_without_mappings_takes_the_container_user_namespace() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // On disk 0 maps to the container's 0 (host 100000), so root's files are root's inside.
     let src = owned_dir(0, &[("rootfile", 0, 0), ("five", 5, 7)]);
     let mut b = TestBundle::busybox(&["sh", "-c", "stat -c '%u %g' /data/rootfile /data/five"]);
@@ -118,9 +114,7 @@ fn idmap_without_mappings_takes_the_container_user_namespace() {
 
 #[test]
 fn idmap_with_mappings_works_without_a_user_namespace() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // runc's semantics: on-disk containerID is shown as hostID.
     let src = owned_dir(0, &[("f", 100, 211)]);
     let mut b = TestBundle::busybox(&["stat", "-c", "%u %g", "/data/f"]);
@@ -137,9 +131,7 @@ fn idmap_with_mappings_works_without_a_user_namespace() {
 
 #[test]
 fn idmap_without_mappings_or_user_namespace_is_refused_and_leaves_nothing() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let src = owned_dir(0, &[]);
     let mut b = TestBundle::busybox(&["true"]);
     add_mount(
@@ -161,9 +153,7 @@ fn idmap_without_mappings_or_user_namespace_is_refused_and_leaves_nothing() {
 
 #[test]
 fn an_idmapped_file_on_a_filesystem_without_support_fails_cleanly() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // procfs does not support idmapped mounts: the error names the mount, nothing is left.
     let mut b = TestBundle::busybox(&["true"]);
     with_userns(&mut b);

@@ -1,15 +1,14 @@
 //! The lifecycle as a user drives it: create, start, state, kill, delete, run, list, spec,
 //! hooks. Needs root.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use husk_e2e::*;
 
 #[test]
 fn run_prints_the_containers_output_and_returns_its_exit_code() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sh", "-c", "echo hello from husk; exit 3"]);
     let (code, out, err) = h.run_bundle(&b, "run1");
@@ -20,9 +19,7 @@ fn run_prints_the_containers_output_and_returns_its_exit_code() {
 
 #[test]
 fn run_of_a_container_killed_by_a_signal_exits_128_plus_n() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let id = unique("sig");
     let b = TestBundle::busybox(&["sleep", "30"]);
@@ -43,9 +40,7 @@ fn run_of_a_container_killed_by_a_signal_exits_128_plus_n() {
 
 #[test]
 fn create_holds_the_process_until_start_then_it_runs_and_stops() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let shared = TempDir::new("husk-shared");
     let mut b = TestBundle::busybox(&["sh", "-c", "echo ran > /shared/marker; sleep 30"]);
@@ -119,9 +114,7 @@ fn create_holds_the_process_until_start_then_it_runs_and_stops() {
 
 #[test]
 fn create_on_an_existing_id_fails_and_leaves_the_first_untouched() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "30"]);
     let bp = b.path().to_str().unwrap();
@@ -141,9 +134,7 @@ fn create_on_an_existing_id_fails_and_leaves_the_first_untouched() {
 
 #[test]
 fn delete_of_a_created_container_kills_and_removes_it() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "30"]);
     h.ok(&["create", "-b", b.path().to_str().unwrap(), "dc"]);
@@ -158,9 +149,7 @@ fn delete_of_a_created_container_kills_and_removes_it() {
 
 #[test]
 fn delete_of_a_running_container_needs_force() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "30"]);
     h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), "dr"]);
@@ -181,9 +170,7 @@ fn delete_of_a_running_container_needs_force() {
 
 #[test]
 fn kill_takes_names_and_numbers_and_rejects_unknown_signals() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&[
         "sh",
@@ -212,9 +199,7 @@ fn kill_takes_names_and_numbers_and_rejects_unknown_signals() {
 
 #[test]
 fn state_and_list_print_runcs_shapes() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["sleep", "30"]);
     b.config["annotations"] = json!({"org.example.key": "v"});
@@ -263,9 +248,7 @@ fn state_and_list_print_runcs_shapes() {
 
 #[test]
 fn a_reused_pid_is_not_taken_for_the_container() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "30"]);
     h.ok(&["create", "-b", b.path().to_str().unwrap(), "reuse"]);
@@ -296,9 +279,7 @@ fn hook(path: &str, args: &[&str]) -> Value {
 
 #[test]
 fn hooks_run_in_order_with_the_state_on_stdin() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let log = TempDir::new("husk-hooklog");
     let l = log.path().to_str().unwrap().to_string();
@@ -347,9 +328,7 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
 
 #[test]
 fn a_failing_prestart_hook_fails_create_and_leaves_nothing() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["true"]);
     b.config["hooks"] =
@@ -371,9 +350,7 @@ fn a_failing_prestart_hook_fails_create_and_leaves_nothing() {
 
 #[test]
 fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["sleep", "30"]);
     b.config["hooks"] = json!({"poststart": [hook("/bin/false", &["false"])]});
@@ -391,10 +368,87 @@ fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
 }
 
 #[test]
-fn a_hook_that_outlives_its_timeout_is_killed_and_fails() {
-    if !is_root() {
-        return;
+fn a_failing_poststop_hook_is_a_warning_and_the_next_ones_still_run() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let log = TempDir::new("husk-poststop");
+    let l = log.path().to_str().unwrap();
+    let mut b = TestBundle::busybox(&["true"]);
+    b.config["hooks"] = json!({"poststop": [
+        hook("/bin/sh", &["sh", "-c", &format!("echo first >> {l}/ran")]),
+        hook("/bin/sh", &["sh", "-c", "echo second fails >&2; exit 3"]),
+        hook("/bin/sh", &["sh", "-c", &format!("echo third >> {l}/ran")]),
+    ]});
+    b.write();
+    let id = unique("poststop");
+    let out = h.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(log.path().join("ran")).unwrap(),
+        "first\nthird\n",
+        "every poststop hook runs"
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("poststop hook #1") && err.contains("second fails"),
+        "the failure is a warning: {err}"
+    );
+    h.assert_no_trace(&id);
+}
+
+#[test]
+fn a_capability_husk_cannot_grant_fails_create_not_start() {
+    skip_unless_root!();
+    // husk without CAP_NET_RAW in its bounding set (as these machines lack CAP_SYS_RESOURCE):
+    // a config asking for it cannot be honoured, and create says so.
+    let h = Husk::new();
+    let mut b = TestBundle::busybox(&["true"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_NET_RAW"));
     }
+    b.write();
+    let id = unique("nocap");
+    let out = run_to_files(
+        Command::new("setpriv")
+            .args(["--bounding-set", "-net_raw"])
+            .arg(husk_bin())
+            .arg("--root")
+            .arg(h.root.path())
+            .args(["create", "--bundle", b.path().to_str().unwrap(), &id]),
+    );
+    assert!(!out.status.success(), "create succeeded");
+    assert!(
+        text(&out.stderr).contains("CAP_NET_RAW cannot be granted"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.assert_no_trace(&id);
+}
+
+#[test]
+fn run_no_subreaper_waits_for_the_container_and_returns_its_code() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sh", "-c", "sleep 0.3; echo done; exit 7"]);
+    let id = unique("nosub");
+    let out = h.run(&[
+        "run",
+        "--no-subreaper",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "done\n");
+    h.assert_no_trace(&id);
+}
+
+#[test]
+fn a_hook_that_outlives_its_timeout_is_killed_and_fails() {
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["true"]);
     b.config["hooks"] =
@@ -484,9 +538,7 @@ fn errors_go_to_the_log_as_runcs_json_lines_and_go_style_flags_parse() {
 
 #[test]
 fn a_failing_start_container_hook_fails_start_before_the_program_runs() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["sh", "-c", "echo ran > /ran; sleep 30"]);
     b.config["root"]["readonly"] = json!(false);

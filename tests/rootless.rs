@@ -76,15 +76,11 @@ fn user() -> &'static User {
     })
 }
 
-/// True if this machine can run the rootless tests; prints why not otherwise.
-fn can_run() -> bool {
-    if !is_root() {
-        return false;
-    }
+/// The rootless tests set up their user as root, and drive husk through newuidmap and setpriv.
+fn needs_setup_tools() {
     if which("newuidmap").is_none() || which("setpriv").is_none() {
         panic!("newuidmap (Debian's uidmap) and setpriv are needed: make deps installs them");
     }
-    true
 }
 
 /// A scratch directory owned by the user.
@@ -164,9 +160,8 @@ fn run_state(dir: &Path) -> Vec<String> {
 
 #[test]
 fn spec_rootless_runs_as_is_with_only_the_users_own_id() {
-    if !can_run() {
-        return;
-    }
+    skip_unless_root!();
+    needs_setup_tools();
     let u = user();
     let xdg = user_dir(u, "husk-xdg", 0o700);
     let root_state_before = run_state(Path::new("/run/husk"));
@@ -207,9 +202,8 @@ fn spec_rootless_runs_as_is_with_only_the_users_own_id() {
 
 #[test]
 fn subordinate_ranges_exec_kill_and_delete() {
-    if !can_run() {
-        return;
-    }
+    skip_unless_root!();
+    needs_setup_tools();
     let u = user();
     let xdg = user_dir(u, "husk-xdg", 0o700);
     let mut b = rootless_bundle(
@@ -293,9 +287,8 @@ fn subordinate_ranges_exec_kill_and_delete() {
 
 #[test]
 fn what_an_unprivileged_user_cannot_have_is_refused_with_what_to_do() {
-    if !can_run() {
-        return;
-    }
+    skip_unless_root!();
+    needs_setup_tools();
     let u = user();
     let xdg = user_dir(u, "husk-xdg", 0o700);
     type Tweak = Box<dyn Fn(&mut Value)>;
@@ -389,9 +382,8 @@ fn hierarchies() -> Vec<PathBuf> {
 
 #[test]
 fn a_delegated_cgroup_is_used_and_its_limits_hold() {
-    if !can_run() {
-        return;
-    }
+    skip_unless_root!();
+    needs_setup_tools();
     let u = user();
     let xdg = user_dir(u, "husk-xdg", 0o700);
     // What systemd's Delegate=yes gives a user: a cgroup of its own in every hierarchy, and its

@@ -62,9 +62,7 @@ fn docker_default_profile_runs_busybox_and_blocks_what_it_denies() {
 
 #[test]
 fn each_rule_keeps_its_action_and_arguments_select_it() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let profile = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
@@ -113,9 +111,7 @@ fn each_rule_keeps_its_action_and_arguments_select_it() {
 
 #[test]
 fn notify_sends_the_fd_to_the_agent_which_answers_the_syscall() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let dir = TempDir::new("husk-agent");
     let socket = dir.path().join("agent.sock");
@@ -200,9 +196,7 @@ fn notify_sends_the_fd_to_the_agent_which_answers_the_syscall() {
 
 #[test]
 fn a_bad_filter_is_refused_by_name_and_nothing_is_left() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     for (seccomp, want) in [
         (

@@ -22,9 +22,7 @@ fn sha(path: &Path) -> String {
 /// exited, writes to it through the held fd.
 #[test]
 fn cve_2019_5736_the_husk_binary_cannot_be_overwritten_from_inside() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // A private copy of husk: no other test executes it, so "text file busy" cannot be what
     // stops the attack.
     let dir = TempDir::new("husk-binary");
@@ -109,9 +107,7 @@ fn cve_2019_5736_the_husk_binary_cannot_be_overwritten_from_inside() {
 /// the husk binary. Were it husk, `/proc/self/exe /bin/sh ...` would be an unknown command.
 #[test]
 fn cve_2019_5736_proc_self_exe_in_a_new_container_is_not_husk() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let before = sha(&husk_bin());
     let tmp = TempDir::new("husk-5736-hooks");
@@ -165,9 +161,7 @@ fn cve_2019_5736_proc_self_exe_in_a_new_container_is_not_husk() {
 /// the waiting init shows (a read-only mount or a sealed memfd).
 #[test]
 fn joining_a_pid_namespace_runs_husk_from_a_sealed_copy() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let a = TestBundle::busybox(&["sleep", "1000"]);
     let a_id = unique("pidns-a");
@@ -205,9 +199,7 @@ fn joining_a_pid_namespace_runs_husk_from_a_sealed_copy() {
 /// be preserved), and a cwd through /proc/self/fd/N cannot land in a host directory.
 #[test]
 fn cve_2024_21626_no_leaked_fds_and_no_cwd_through_proc_self_fd() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sh", "-c", "ls /proc/self/fd; sleep 100"]);
     let id = unique("fds");
@@ -275,9 +267,7 @@ fn bundle_with_own_dev(args: &[&str], dev: impl FnOnce(&Path)) -> TestBundle {
 /// over the masked paths (which would expose it writable).
 #[test]
 fn cve_2025_31133_a_fake_dev_null_is_not_used_for_masking() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
     let b = bundle_with_own_dev(
@@ -303,9 +293,7 @@ fn cve_2025_31133_a_fake_dev_null_is_not_used_for_masking() {
 /// kernel.domainname through the container's /proc would land in the hostname instead.
 #[test]
 fn cve_2025_52881_sysctl_writes_cannot_be_redirected_by_mounts() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["hostname"]);
     b.config.as_object_mut().unwrap().remove("hostname");
@@ -336,9 +324,7 @@ fn cve_2025_52881_sysctl_writes_cannot_be_redirected_by_mounts() {
 /// root with CAP_MKNOD: the device cgroup refuses it.
 #[test]
 fn host_block_devices_cannot_be_opened_from_inside() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     // A loop device the host can read (root cannot open this machine's disk even outside a
     // container, so a loop device stands in for it).
     let dir = TempDir::new("husk-loop");

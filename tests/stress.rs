@@ -83,9 +83,7 @@ fn ok(out: &Output, what: &str) {
 #[test]
 #[ignore = "long: make test-stress"]
 fn a_thousand_cycles_leave_the_host_as_it_was() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     const CYCLES: usize = 1000;
     let b = TestBundle::busybox(&["true"]);
     let h = Husk::new();
@@ -119,9 +117,7 @@ fn a_thousand_cycles_leave_the_host_as_it_was() {
 #[test]
 #[ignore = "long: make test-stress"]
 fn two_hundred_containers_at_once() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     const N: usize = 200;
     // One rootfs, one bundle per container: each carries its own id in an annotation and
     // prints it, so that mixed-up state or output shows.
@@ -201,9 +197,7 @@ fn one_parallel(h: &Husk, id: &str, bundle: &Path) -> Result<(), String> {
 #[test]
 #[ignore = "long: make test-stress"]
 fn commands_racing_on_one_id_never_corrupt_it() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let b = TestBundle::busybox(&["sleep", "600"]);
     let h = Arc::new(Husk::new());
     let before = snapshot();

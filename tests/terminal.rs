@@ -46,9 +46,7 @@ fn terminal_bundle(args: &[&str]) -> TestBundle {
 
 #[test]
 fn create_sends_the_pty_to_the_console_socket_and_the_shell_is_interactive() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let dir = TempDir::new("husk-console");
     let socket = dir.path().join("console.sock");
@@ -92,9 +90,7 @@ fn create_sends_the_pty_to_the_console_socket_and_the_shell_is_interactive() {
 
 #[test]
 fn foreground_run_relays_the_terminal_itself() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = terminal_bundle(&["sh", "-c", "tty; stty size; echo out-$((6*7)); exit 4"]);
     let id = unique("relay");
@@ -109,9 +105,7 @@ fn foreground_run_relays_the_terminal_itself() {
 
 #[test]
 fn exec_with_a_tty_sends_its_own_pty_to_the_console_socket() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = TestBundle::busybox(&["sleep", "100"]);
     let id = unique("exectty");
@@ -154,9 +148,7 @@ fn exec_with_a_tty_sends_its_own_pty_to_the_console_socket() {
 
 #[test]
 fn a_terminal_needs_a_console_socket_when_husk_detaches_and_nothing_is_left() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let b = terminal_bundle(&["sh"]);
     let id = unique("nosock");
@@ -189,9 +181,7 @@ fn a_terminal_needs_a_console_socket_when_husk_detaches_and_nothing_is_left() {
 
 #[test]
 fn a_console_symlink_planted_in_the_rootfs_is_not_followed() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
     let mut b = terminal_bundle(&["true"]);
     // The default /dev is a tmpfs; with the host-like rootfs /dev bind-mounted, a planted

@@ -8,7 +8,9 @@
 # With --systemd the guest boots the host's systemd as PID 1 (the machines here run none), and
 # a unit runs the tests: the systemd cgroup driver talks to it as it would on a real host.
 #
-# Prints the guest's console and exits with the tests' exit code.
+# Prints the guest's console and exits with the tests' exit code. The run counts only if the
+# guest says so: with --systemd, that systemd is PID 1; and the test binary's result line
+# names as many passed tests as it lists here, none failed.
 set -eu
 
 systemd=false
@@ -72,6 +74,7 @@ cat > "$root/tests" <<'TESTS'
 export PATH=/bin:/usr/bin
 insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
 echo "guest: $(uname -r), cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+echo "guest: PID 1 is $(cat /proc/1/comm), /run/systemd/system $(test -d /run/systemd/system && echo present || echo absent)"
 HUSK_BIN=/bin/husk RUST_BACKTRACE=1 /bin/cgroup-tests --test-threads=1 @TEST_ARGS@
 echo "HUSK-CGROUPV2-EXIT=$?"
 sync
@@ -132,9 +135,21 @@ chmod +x "$root/init" "$root/stage2" "$root/tests"
 timeout 1200 qemu-system-x86_64 -cpu max -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$kernel" -initrd "$work/initramfs.gz" \
     -append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet $boot_args" </dev/null | tee "$work/console" | tr -d '\r'
-code=$(tr -d '\r' < "$work/console" | sed -n 's/^HUSK-CGROUPV2-EXIT=//p' | tail -1)
+tr -d '\r' < "$work/console" > "$work/console.txt"
+code=$(sed -n 's/^HUSK-CGROUPV2-EXIT=//p' "$work/console.txt" | tail -1)
 if [ -z "$code" ]; then
     echo "cgroupv2: the guest did not report a result" >&2
     exit 1
 fi
-exit "$code"
+[ "$code" = 0 ] || exit "$code"
+if $systemd && ! grep -q '^guest: PID 1 is systemd, /run/systemd/system present' "$work/console.txt"; then
+    echo "cgroupv2: systemd did not come up as PID 1 in the guest" >&2
+    exit 1
+fi
+# shellcheck disable=SC2086 # the test arguments are words
+expected=$("$tests" --list $test_args 2>/dev/null | grep -c ': test$')
+if ! grep -q "^test result: ok\. $expected passed; 0 failed" "$work/console.txt"; then
+    echo "cgroupv2: expected $expected tests to pass in the guest, the console says:" >&2
+    grep '^test result:' "$work/console.txt" >&2
+    exit 1
+fi
