@@ -18,34 +18,58 @@ fn with_seccomp(args: &[&str], seccomp: Value) -> TestBundle {
     b
 }
 
+/// A bundle that may do what Docker's profile denies: CAP_SYS_ADMIN in every set, so that
+/// unshare and mount succeed without a filter, and only the filter can refuse them.
+fn sys_admin_bundle(args: &[&str], seccomp: Option<Value>) -> TestBundle {
+    let mut b = TestBundle::busybox(args);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
+    }
+    if let Some(seccomp) = seccomp {
+        b.config["linux"]["seccomp"] = seccomp;
+    }
+    b.write();
+    b
+}
+
+const DENIED_BY_DOCKER: &str = "grep -E '^Seccomp:' /proc/self/status; ls / >/dev/null && echo ls-ok; \
+     unshare -m true 2>&1 && echo unshare-ok; mount -t tmpfs t /tmp 2>&1 && echo mount-ok; echo done";
+
 #[test]
 fn docker_default_profile_runs_busybox_and_blocks_what_it_denies() {
-    if !is_root() {
-        return;
-    }
+    skip_unless_root!();
     let h = Husk::new();
-    let b = with_seccomp(
-        &[
-            "sh",
-            "-c",
-            "grep -E '^Seccomp:' /proc/self/status; ls / >/dev/null && echo ls-ok; \
-             unshare -m true 2>&1; mount -t tmpfs t /mnt 2>&1; echo done",
-        ],
-        docker_profile(),
+    // Without the filter, the same process may unshare and mount: what fails below fails
+    // because of the profile, not for want of a capability.
+    let b = sys_admin_bundle(&["sh", "-c", DENIED_BY_DOCKER], None);
+    let (code, out, err) = h.run_bundle(&b, &unique("nofilter"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Seccomp:\t0"), "no filter: {out}");
+    assert!(
+        out.contains("unshare-ok") && out.contains("mount-ok"),
+        "{out}"
     );
+
+    let b = sys_admin_bundle(&["sh", "-c", DENIED_BY_DOCKER], Some(docker_profile()));
     let id = unique("docker");
     let (code, out, err) = h.run_bundle(&b, &id);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Seccomp:\t2"), "filter mode: {out}");
     assert!(out.contains("ls-ok"), "{out}");
     assert!(
-        out.contains("unshare(0x20000): Operation not permitted"),
-        "unshare gets EPERM: {out}"
+        out.contains("unshare(0x20000): Operation not permitted") && !out.contains("unshare-ok"),
+        "unshare gets the profile's EPERM: {out}"
     );
-    assert!(out.contains("mount: permission denied"), "{out}");
+    assert!(
+        out.contains("mount: permission denied") && !out.contains("mount-ok"),
+        "{out}"
+    );
 
-    // An exec'd process is under the same filter.
-    let b = with_seccomp(&["sleep", "100"], docker_profile());
+    // An exec'd process is under the same filter, with the same capability.
+    let b = sys_admin_bundle(&["sleep", "100"], Some(docker_profile()));
     let id = unique("dockerexec");
     h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
     let out = h.run(&["exec", &id, "unshare", "-m", "true"]);
