@@ -550,6 +550,7 @@ fn a_broken_process_json_names_the_field_and_runs_nothing() {
             failures.push(format!("{name}: {err:?} does not contain {want:?}"));
         }
     }
+    eprintln!("{} broken process.json files checked", cases.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Nothing ran, and the container is as it was.
     assert_eq!(h.ok(&["ps", "--format", "json", &id]), procs_before);
