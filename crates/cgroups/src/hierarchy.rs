@@ -545,19 +545,28 @@ impl Cgroup {
     }
 }
 
-/// Create the missing levels of `h.rel`. A level may vanish between two mkdirs (another
-/// container's delete removing the shared `husk/` parent it found empty): start again.
+/// Create the missing levels of `h.rel`. A level may vanish between two mkdirs, or between
+/// its mkdir and the first write into it (another container's delete removing the shared
+/// `husk/` parent it found empty; a write into a removed cgroup fails with ENODEV): start
+/// again.
 fn create_levels(h: &mut Hierarchy) -> Result<(), CgroupError> {
     let mut attempts = 0;
     loop {
         match create_levels_once(h) {
-            Err(CgroupError::Create { source, .. })
-                if source.kind() == ErrorKind::NotFound && attempts < 5 =>
-            {
-                attempts += 1;
-            }
+            Err(e) if level_vanished(&e) && attempts < 5 => attempts += 1,
             other => return other,
         }
+    }
+}
+
+fn level_vanished(e: &CgroupError) -> bool {
+    match e {
+        CgroupError::Create { source, .. }
+        | CgroupError::Write { source, .. }
+        | CgroupError::Read { source, .. } => {
+            source.kind() == ErrorKind::NotFound || source.raw_os_error() == Some(libc_enodev())
+        }
+        _ => false,
     }
 }
 
@@ -648,6 +657,10 @@ fn rmdir_retrying(dir: &Path) -> Result<(), CgroupError> {
 
 fn libc_ebusy() -> i32 {
     nix::errno::Errno::EBUSY as i32
+}
+
+fn libc_enodev() -> i32 {
+    nix::errno::Errno::ENODEV as i32
 }
 
 fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
