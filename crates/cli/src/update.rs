@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 
+use husk_spec::pids::At;
+
 use crate::args::UpdateArgs;
 
 pub fn resources(u: &UpdateArgs) -> Result<LinuxResources> {
@@ -23,8 +25,15 @@ pub fn resources(u: &UpdateArgs) -> Result<LinuxResources> {
                 text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading --resources {}", p.display()))?;
             }
-            serde_json::from_str(&text)
-                .context("--resources: not a JSON object of linux.resources")?
+            let mut v: Value = serde_json::from_str(&text)
+                .context("--resources: not a JSON object of linux.resources")?;
+            // `"pids": {}` sets no limit (oci-spec would read it as 0, one process).
+            if husk_spec::pids::has_pids_without_limit(text.as_bytes(), At::Resources) {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("pids");
+                }
+            }
+            v
         }
     };
     if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {

@@ -111,12 +111,24 @@ pub fn parse_config_file(file: &Path) -> Result<Spec, BundleError> {
 }
 
 /// Parse config JSON from a reader; the error is (JSON path, message).
-pub fn parse_config_reader<R: std::io::Read>(r: R) -> Result<Spec, (String, String)> {
-    let mut de = serde_json::Deserializer::from_reader(r);
-    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+pub fn parse_config_reader<R: std::io::Read>(mut r: R) -> Result<Spec, (String, String)> {
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes)
+        .map_err(|e| (".".to_string(), e.to_string()))?;
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let mut spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         (path, e.into_inner().to_string())
     })?;
     de.end().map_err(|e| (".".to_string(), e.to_string()))?;
+    if crate::pids::has_pids_without_limit(&bytes, crate::pids::At::Config) {
+        if let Some(r) = spec
+            .linux_mut()
+            .as_mut()
+            .and_then(|l| l.resources_mut().as_mut())
+        {
+            r.set_pids(None);
+        }
+    }
     Ok(spec)
 }

@@ -10,6 +10,9 @@ mod network;
 mod pids;
 mod rdma;
 mod unified;
+mod unset;
+
+pub use unset::without_unset_zeros;
 
 use std::fmt::Display;
 use std::fs;
@@ -20,10 +23,12 @@ use oci_spec::runtime::LinuxResources;
 
 use crate::hierarchy::{Cgroup, CgroupError};
 
-/// Apply every resource of `r` except devices (see `Cgroup::apply_devices`). `updating` is
-/// true for `husk update` (memory's checkBeforeUpdate applies then).
+/// Apply every resource of `r` except devices (see `Cgroup::apply_devices`), the zeros runc
+/// reads as unset left out (unset.rs). `updating` is true for `husk update` (memory's
+/// checkBeforeUpdate applies then).
 /// With the systemd driver, the limits systemd knows go to it as unit properties first.
 pub fn apply(cg: &Cgroup, r: &LinuxResources, updating: bool) -> Result<(), CgroupError> {
+    let r = &without_unset_zeros(r);
     if let Some(unit) = &cg.systemd {
         unit.set_properties(r)?;
     }
