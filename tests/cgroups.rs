@@ -19,10 +19,16 @@ struct Running {
 
 impl Running {
     fn new(args: &[&str], resources: Value, start: bool) -> Running {
+        Running::with(args, resources, start, |_| {})
+    }
+
+    /// As `new`, with `edit` making further changes to the config.
+    fn with(args: &[&str], resources: Value, start: bool, edit: impl Fn(&mut Value)) -> Running {
         let h = Husk::new();
         let mut b = TestBundle::busybox(args);
         b.config["linux"]["resources"] = resources;
         b.config["root"]["readonly"] = json!(false);
+        edit(&mut b.config);
         b.write();
         let id = unique("cg");
         h.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
@@ -769,6 +775,100 @@ fn update_changes_a_running_containers_limits_and_they_hold() {
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(137), "the new limit is enforced");
     h.assert_no_trace(&id);
+}
+
+/// containerd sends a container's whole resources, device rules included, with every update
+/// (CRI UpdateContainerResources). The same rules change nothing; other rules replace the
+/// list (v1 files, v2 program) with no moment in which a device both lists allow is denied:
+/// the container reads /dev/null in a loop through 20 updates and never fails.
+#[test]
+fn update_takes_the_device_list_and_replaces_it_without_a_window() {
+    skip_unless_root!();
+    let Some((major, minor)) = an_openable_char_device() else {
+        skip!("no openable character device outside the default list");
+    };
+    let rules = |access: &str| {
+        json!([{"allow": false, "access": "rwm"},
+               {"allow": true, "type": "c", "major": major, "minor": minor, "access": access}])
+    };
+    let c = Running::with(
+        &[
+            "sh",
+            "-c",
+            "while :; do echo -n > /dev/null || echo denied >> /tmp/denied; done",
+        ],
+        json!({"devices": rules("r"), "pids": {"limit": 50}}),
+        true,
+        |config| {
+            config["linux"]["devices"] =
+                json!([{"path": "/dev/probe", "type": "c", "major": major, "minor": minor}])
+        },
+    );
+    let exec = |script: &str| c.h.run(&["exec", &c.id, "sh", "-c", script]);
+    let node = ": > /dev/probe";
+    assert!(
+        !exec(node).status.success(),
+        "opened for writing with an \"r\" rule"
+    );
+    for i in 0..20 {
+        let access = if i % 2 == 0 { "rw" } else { "r" };
+        let update = json!({"devices": rules(access), "pids": {"limit": 50 + i}});
+        let out = update_from_stdin(&c.h, &c.id, &update.to_string());
+        assert!(out.status.success(), "update {i}: {}", text(&out.stderr));
+    }
+    // The last update allowed "r" only; one more the same way changes nothing.
+    let out = update_from_stdin(&c.h, &c.id, &json!({"devices": rules("r")}).to_string());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !exec(node).status.success(),
+        "still read-only after the updates"
+    );
+    let out = update_from_stdin(&c.h, &c.id, &json!({"devices": rules("rw")}).to_string());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = exec(node);
+    assert!(
+        out.status.success(),
+        "writable after the update: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(c.read("pids", "pids.max"), "69");
+    let denied = std::fs::read_to_string(c.bundle.rootfs().join("tmp/denied")).unwrap_or_default();
+    assert_eq!(denied, "", "/dev/null was denied during an update");
+}
+
+/// Docker on cgroup v1 puts zeros in every config (blockIO.weight, cpu.shares...): runc reads
+/// them as unset, and so does husk. pids.limit 0 is one process (runc writes 1), and a pids
+/// object without a limit is no limit.
+#[test]
+fn zeros_runc_reads_as_unset_write_nothing() {
+    skip_unless_root!();
+    let c = Running::new(
+        &["sleep", "100"],
+        json!({"blockIO": {"weight": 0}, "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
+               "memory": {"limit": 0, "reservation": 0, "swap": 0}, "pids": {}}),
+        false,
+    );
+    assert_eq!(c.read("pids", "pids.max"), "max");
+    if !c.v2("cpu") {
+        assert_eq!(c.read("cpu", "cpu.shares"), "1024");
+        assert_eq!(c.read("cpu", "cpu.cfs_quota_us"), "-1");
+        assert!(
+            c.read("memory", "memory.limit_in_bytes")
+                .parse::<u64>()
+                .unwrap()
+                > 1 << 40
+        );
+    } else {
+        assert_eq!(c.read("cpu", "cpu.weight"), "100");
+        assert_eq!(c.read("cpu", "cpu.max"), "max 100000");
+        assert_eq!(c.read("memory", "memory.max"), "max");
+    }
+    let out = update_from_stdin(&c.h, &c.id, r#"{"pids": {"limit": 0}}"#);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(c.read("pids", "pids.max"), "1", "0 is one process, as runc");
+    let out = update_from_stdin(&c.h, &c.id, r#"{"pids": {"limit": -1}}"#);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(c.read("pids", "pids.max"), "max");
 }
 
 #[test]

@@ -15,6 +15,9 @@ use crate::hierarchy::CgroupError;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_DETACH: libc::c_long = 9;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
@@ -153,14 +156,47 @@ fn bpf(cmd: libc::c_long, attr: &mut [u64; 16]) -> std::io::Result<i64> {
     }
 }
 
-/// Load the program for `rules` and attach it to the cgroup directory `dir`.
-pub(crate) fn attach(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
-    let err = |what: &str, source: std::io::Error| CgroupError::Apply {
+fn apply_error(dir: &Path, what: &str, source: std::io::Error) -> CgroupError {
+    CgroupError::Apply {
         field: "linux.resources.devices".into(),
         path: dir.to_path_buf(),
         value: what.into(),
         source,
-    };
+    }
+}
+
+/// Load the program for `rules` and attach it to the cgroup directory `dir`.
+pub(crate) fn attach(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
+    let cgroup = std::fs::File::open(dir).map_err(|e| apply_error(dir, "opening the cgroup", e))?;
+    let prog = load(dir, rules)?;
+    attach_fd(dir, &cgroup, &prog)
+}
+
+/// Replace the device program of `dir` with one for `rules`, without a moment when no
+/// program holds: the new one is attached first (programs attached together must all allow
+/// an access), then the ones that were there are detached.
+pub(crate) fn replace(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
+    let cgroup = std::fs::File::open(dir).map_err(|e| apply_error(dir, "opening the cgroup", e))?;
+    let old = attached(dir, &cgroup)?;
+    let prog = load(dir, rules)?;
+    attach_fd(dir, &cgroup, &prog)?;
+    for id in old {
+        let mut attr = [0u64; 16];
+        attr[0] = u64::from(id);
+        let fd = bpf(BPF_PROG_GET_FD_BY_ID, &mut attr)
+            .map_err(|e| apply_error(dir, "opening the old device program", e))?;
+        // SAFETY: a successful BPF_PROG_GET_FD_BY_ID returns a new descriptor nothing owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let mut attr = [0u64; 16];
+        attr[0] = u64::from(cgroup.as_raw_fd() as u32) | (u64::from(fd.as_raw_fd() as u32) << 32);
+        attr[1] = u64::from(BPF_CGROUP_DEVICE);
+        bpf(BPF_PROG_DETACH, &mut attr)
+            .map_err(|e| apply_error(dir, "detaching the old device program", e))?;
+    }
+    Ok(())
+}
+
+fn load(dir: &Path, rules: &[DeviceRule]) -> Result<OwnedFd, CgroupError> {
     let insns = encode(&program(rules));
     let license = CString::new("Apache-2.0").unwrap_or_default();
     let mut attr = [0u64; 16];
@@ -168,16 +204,34 @@ pub(crate) fn attach(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError
     attr[0] = u64::from(BPF_PROG_TYPE_CGROUP_DEVICE) | (((insns.len() / 8) as u64) << 32);
     attr[1] = insns.as_ptr() as u64;
     attr[2] = license.as_ptr() as u64;
-    let prog = bpf(BPF_PROG_LOAD, &mut attr).map_err(|e| err("loading the device program", e))?;
+    let prog = bpf(BPF_PROG_LOAD, &mut attr)
+        .map_err(|e| apply_error(dir, "loading the device program", e))?;
     // SAFETY: a successful BPF_PROG_LOAD returns a new descriptor that nothing else owns.
-    let prog = unsafe { OwnedFd::from_raw_fd(prog as i32) };
-    let cgroup = std::fs::File::open(dir).map_err(|e| err("opening the cgroup", e))?;
+    Ok(unsafe { OwnedFd::from_raw_fd(prog as i32) })
+}
+
+fn attach_fd(dir: &Path, cgroup: &std::fs::File, prog: &OwnedFd) -> Result<(), CgroupError> {
     let mut attr = [0u64; 16];
     // target_fd, attach_bpf_fd | attach_type, attach_flags.
     attr[0] = u64::from(cgroup.as_raw_fd() as u32) | (u64::from(prog.as_raw_fd() as u32) << 32);
     attr[1] = u64::from(BPF_CGROUP_DEVICE) | (u64::from(BPF_F_ALLOW_MULTI) << 32);
-    bpf(BPF_PROG_ATTACH, &mut attr).map_err(|e| err("attaching the device program", e))?;
+    bpf(BPF_PROG_ATTACH, &mut attr)
+        .map_err(|e| apply_error(dir, "attaching the device program", e))?;
     Ok(())
+}
+
+/// The ids of the device programs attached to the cgroup itself.
+fn attached(dir: &Path, cgroup: &std::fs::File) -> Result<Vec<u32>, CgroupError> {
+    let mut ids = [0u32; 64];
+    let mut attr = [0u64; 16];
+    // target_fd, attach_type | query_flags, attach_flags | prog_ids | prog_cnt.
+    attr[0] = u64::from(cgroup.as_raw_fd() as u32) | (u64::from(BPF_CGROUP_DEVICE) << 32);
+    attr[2] = ids.as_mut_ptr() as u64;
+    attr[3] = ids.len() as u64;
+    bpf(BPF_PROG_QUERY, &mut attr)
+        .map_err(|e| apply_error(dir, "listing the device programs", e))?;
+    let count = (attr[3] & 0xffff_ffff) as usize;
+    Ok(ids[..count.min(ids.len())].to_vec())
 }
 
 #[cfg(test)]

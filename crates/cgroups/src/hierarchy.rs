@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
-use crate::devices::DeviceRule;
+use crate::devices::{DeviceRule, DeviceState};
 use crate::mode::{detect_mode, Mode};
 use crate::systemd::SystemdUnit;
 
@@ -475,6 +475,37 @@ impl Cgroup {
                 controller: "devices".into(),
                 where_: String::new(),
             }),
+        }
+    }
+
+    /// Change the device list of a live container from `old` to `new` (each the whole list,
+    /// defaults included) without a moment when a device both allow is denied: on v1 the
+    /// minimal writes (DeviceState::transition_to), or a rewrite when the default changes;
+    /// on v2 the program replaced (devices_bpf::replace).
+    pub fn update_devices(
+        &self,
+        old: &[DeviceRule],
+        new: &[DeviceRule],
+    ) -> Result<(), CgroupError> {
+        if let Some(h) = self.hierarchies.iter().find(|h| !h.v2 && h.has("devices")) {
+            let (from, to) = (DeviceState::after(old), DeviceState::after(new));
+            let Some(writes) = from.transition_to(&to) else {
+                return self.apply_devices(new);
+            };
+            let dir = h.dir();
+            for r in writes {
+                let file = if r.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                write(&dir.join(file), &r.v1_line())?;
+            }
+            return Ok(());
+        }
+        match self.hierarchies.iter().find(|h| h.v2) {
+            Some(h) => crate::devices_bpf::replace(&h.dir(), new),
+            None => self.apply_devices(new),
         }
     }
 

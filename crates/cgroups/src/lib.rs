@@ -18,7 +18,7 @@ mod resources;
 mod stats;
 mod systemd;
 
-pub use devices::{default_allowed_devices, DeviceRule};
+pub use devices::{container_device_rules, default_allowed_devices, DeviceRule, DeviceState};
 pub use freezer::FreezerState;
 pub use hierarchy::{Cgroup, CgroupError, Hierarchy};
 pub use mode::{detect_mode, Mode};

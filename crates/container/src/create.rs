@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use husk_cgroups::{default_allowed_devices, Cgroup, DeviceRule};
+use husk_cgroups::Cgroup;
 use husk_spec::{Bundle, ContainerState, Status};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
@@ -424,44 +424,16 @@ fn limit(cgroup: &Cgroup, spec: &Spec, rootless: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// The device cgroup: runc's default allowances, then the config's rules, then an allow rule
-/// for each `linux.devices` node.
+/// The device cgroup: the config's rules and runc's default allowances
+/// (husk_cgroups::container_device_rules).
 fn apply_devices(cgroup: &Cgroup, spec: &Spec) -> Result<(), Error> {
-    let linux = spec.linux().as_ref().expect("validated");
-    let mut rules = Vec::new();
-    for d in linux
-        .resources()
+    let config = spec
+        .linux()
         .as_ref()
+        .and_then(|l| l.resources().as_ref())
         .and_then(|r| r.devices().clone())
-        .unwrap_or_default()
-    {
-        rules.push(DeviceRule {
-            allow: d.allow(),
-            kind: d
-                .typ()
-                .map(|t| t.as_str().chars().next().unwrap_or('a'))
-                .unwrap_or('a'),
-            major: d.major(),
-            minor: d.minor(),
-            access: d.access().clone().unwrap_or_else(|| "rwm".into()),
-        });
-    }
-    rules.extend(default_allowed_devices());
-    for d in linux.devices().iter().flatten() {
-        let kind = match d.typ().as_str() {
-            "b" => 'b',
-            "p" => continue,
-            _ => 'c',
-        };
-        rules.push(DeviceRule {
-            allow: true,
-            kind,
-            major: Some(d.major()),
-            minor: Some(d.minor()),
-            access: "rwm".into(),
-        });
-    }
-    cgroup.apply_devices(&rules)?;
+        .unwrap_or_default();
+    cgroup.apply_devices(&husk_cgroups::container_device_rules(&config))?;
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! `husk update`: change the cgroup resources of a created, running or paused container, and
 //! remember them in its state (so that `events` and a later `update` see the new values).
 
-use oci_spec::runtime::LinuxResources;
+use husk_cgroups::{container_device_rules, DeviceState};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use serde_json::Value;
 
 use crate::state::Store;
@@ -22,19 +23,40 @@ pub fn update(store: &Store, id: &str, changes: &LinuxResources) -> Result<(), E
         id: id.to_string(),
         what: "updates",
     })?;
-    if changes.devices().is_some() {
-        return Err(Error::Unsupported(
-            "husk update of linux.resources.devices (the device list is fixed at create, as in runc)"
-                .into(),
-        ));
-    }
     husk_cgroups::apply_resources(&cg, changes, true)?;
+    if let Some(devices) = changes.devices() {
+        if !crate::rootless::is_rootless() {
+            update_devices(&cg, &stored.config, devices)?;
+        }
+    }
 
     if let Some(linux) = stored.config.linux_mut() {
         let current = linux.resources().clone().unwrap_or_default();
         linux.set_resources(Some(merge(&current, changes)?));
     }
     dir.save(&stored)?;
+    Ok(())
+}
+
+/// containerd sends a container's whole resources, device rules included, on every update:
+/// rules that come to the same device list are no change; others replace the list without a
+/// moment when a device both lists allow is denied (Cgroup::update_devices).
+fn update_devices(
+    cg: &husk_cgroups::Cgroup,
+    config: &oci_spec::runtime::Spec,
+    devices: &[LinuxDeviceCgroup],
+) -> Result<(), Error> {
+    let current = config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default();
+    let old = container_device_rules(&current);
+    let new = container_device_rules(devices);
+    if DeviceState::after(&old) != DeviceState::after(&new) {
+        cg.update_devices(&old, &new)?;
+    }
     Ok(())
 }
 
