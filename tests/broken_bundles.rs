@@ -202,6 +202,23 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "exec: \"no-such-program\": executable file not found in $PATH",
         ),
         (
+            // Docker maps "no such file or directory" in a create error to exit code 127.
+            "missing program by path",
+            |c, _| c["process"]["args"] = json!(["/no/such/program"]),
+            "exec: \"/no/such/program\": stat /no/such/program: no such file or directory",
+        ),
+        (
+            // ... and "permission denied" to 126.
+            "a program that is not executable",
+            |c, _| c["process"]["args"] = json!(["/etc/passwd"]),
+            "exec: \"/etc/passwd\": permission denied",
+        ),
+        (
+            "a program that is a directory",
+            |c, _| c["process"]["args"] = json!(["/etc"]),
+            "exec: \"/etc\": permission denied",
+        ),
+        (
             "bad rootfsPropagation",
             |c, _| c["linux"]["rootfsPropagation"] = json!("sideways"),
             "linux.rootfsPropagation: \"sideways\" must be one of",

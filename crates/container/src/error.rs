@@ -42,3 +42,31 @@ pub fn fail(step: impl Display, why: impl Display) -> SysError {
         source: std::io::Error::other(why.to_string()),
     }
 }
+
+/// An errno as Go, and so runc, writes it ("no such file or directory", "permission denied"):
+/// the words clients match on in messages they map to exit codes.
+pub fn errno_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => lower_first(nix::errno::Errno::from_raw(n).desc()),
+        None => e.to_string(),
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errnos_read_as_go_writes_them() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(super::errno_text(&e), "no such file or directory");
+        let e = std::io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(super::errno_text(&e), "permission denied");
+    }
+}

@@ -74,31 +74,28 @@ impl ExecPlan {
             .to_string()
     }
 
-    /// Find args[0] in the container (after pivot_root): as given if it has a slash, else in PATH.
+    /// Find args[0] in the container (after pivot_root): as given if it has a slash, else in
+    /// PATH. The errors carry runc's words, which clients match: Docker turns "no such file
+    /// or directory" and "executable file not found" into exit code 127 and "permission
+    /// denied" into 126.
     pub fn find_executable(&self) -> Result<PathBuf, SysError> {
         let arg0 = self.args.first().map(String::as_str).unwrap_or_default();
         let step = || format!("exec: {arg0:?}");
-        let is_exec = |p: &Path| {
-            std::fs::metadata(p)
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        };
         if arg0.contains('/') {
             let p = if Path::new(arg0).is_absolute() {
                 PathBuf::from(arg0)
             } else {
                 self.cwd.join(arg0)
             };
-            return if is_exec(&p) {
-                Ok(PathBuf::from(arg0))
-            } else {
-                Err(fail(step(), "no such executable file in the container"))
+            return match executable(&p) {
+                Ok(()) => Ok(PathBuf::from(arg0)),
+                Err(why) => Err(fail(step(), why)),
             };
         }
         for dir in self.path_var().split(':') {
             let dir = if dir.is_empty() { "." } else { dir };
             let p = Path::new(dir).join(arg0);
-            if is_exec(&p) {
+            if executable(&p).is_ok() {
                 return Ok(p);
             }
         }
@@ -162,7 +159,26 @@ impl ExecPlan {
             Some(stub) => stub.exec(&cpath, &argv, &envp),
             None => nix::unistd::execve(&cpath, &argv, &envp).unwrap_err(),
         };
-        fail(format!("exec {}", path.display()), err.desc())
+        let err = std::io::Error::from_raw_os_error(err as i32);
+        fail(
+            format!("exec {}", path.display()),
+            crate::error::errno_text(&err),
+        )
+    }
+}
+
+/// Whether `p` can be exec'd: a file with an execute bit. The error is Go's exec.LookPath's,
+/// as runc reports it: the stat error ("stat /x: no such file or directory"), or "permission
+/// denied" for a directory or a file without an execute bit.
+fn executable(p: &Path) -> Result<(), String> {
+    match std::fs::metadata(p) {
+        Err(e) => Err(format!(
+            "stat {}: {}",
+            p.display(),
+            crate::error::errno_text(&e)
+        )),
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(_) => Err("permission denied".into()),
     }
 }
 
