@@ -1,6 +1,8 @@
 //! What the container gets from config.json, checked from inside it (and from the host where
 //! that is where a user would look). Needs root.
 
+use std::process::Command;
+
 use husk_e2e::*;
 
 /// Run `script` with `sh -c` in a container made from `b` (after `tweak`), expect exit 0, and
@@ -436,6 +438,48 @@ fn root_propagation_shared_and_unbindable_reach_the_containers_root() {
         root_line,
     );
     assert!(!out.contains(" shared:"), "rslave root: {out}");
+}
+
+/// An ignored signal stays ignored across execve: husk started with SIGHUP ignored (under
+/// nohup, or by a daemon that ignores it) must not pass that on. The container's process
+/// and an exec'd one start with every signal at its default (SigIgn all zero), as runc's.
+#[test]
+fn signals_husk_ignores_are_not_ignored_in_the_container() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("sig");
+    let out = run_to_files(
+        Command::new("sh")
+            .arg("-c")
+            .arg(r#"trap '' HUP USR1 INT; exec "$@""#)
+            .arg("sh")
+            .arg(husk_bin())
+            .arg("--root")
+            .arg(h.root.path())
+            .args(["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = h.state(&id)["pid"].as_i64().unwrap();
+    wait_for(
+        || {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .is_ok_and(|s| s.contains("SigIgn:\t0000000000000000"))
+        },
+        "the container's process with no ignored signal",
+    );
+    let exec = run_to_files(
+        Command::new("sh")
+            .arg("-c")
+            .arg(r#"trap '' HUP USR1 INT; exec "$@""#)
+            .arg("sh")
+            .arg(husk_bin())
+            .arg("--root")
+            .arg(h.root.path())
+            .args(["exec", &id, "grep", "SigIgn", "/proc/self/status"]),
+    );
+    assert_eq!(text(&exec.stdout), "SigIgn:\t0000000000000000\n");
+    h.ok(&["delete", "--force", &id]);
 }
 
 #[test]

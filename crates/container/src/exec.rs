@@ -435,7 +435,7 @@ fn process_side(
 ) -> Result<Infallible, SysError> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .step(|| "resetting the signal mask")?;
-    sys::default_sigpipe().step(|| "resetting SIGPIPE")?;
+    sys::default_signal_dispositions().step(|| "resetting signal dispositions")?;
     nix::unistd::setsid().step(|| "setsid")?;
     nix::unistd::chdir("/").step(|| "chdir /")?;
     if process.terminal().unwrap_or(false) {

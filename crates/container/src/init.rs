@@ -123,7 +123,7 @@ fn init(args: InitArgs<'_>) -> ! {
 fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .step(|| "resetting the signal mask")?;
-    sys::default_sigpipe().step(|| "resetting SIGPIPE")?;
+    sys::default_signal_dispositions().step(|| "resetting signal dispositions")?;
     // A session of its own, as runc's init: no controlling terminal of the caller's.
     nix::unistd::setsid().step(|| "setsid")?;
     // Not dumpable while husk's fds and the host's view are still reachable: a process of the

@@ -596,14 +596,45 @@ pub fn private_procfs() -> io::Result<OwnedFd> {
     detached_mount(c"proc")
 }
 
-/// Give SIGPIPE back its default action. Rust's runtime ignores it in husk, and an ignored
-/// signal stays ignored across exec: the container's process must start with the default.
-pub fn default_sigpipe() -> io::Result<()> {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
-        .map(|_| ())
-        .map_err(io::Error::from)
+/// Every signal back to its default disposition, as runc does before exec: an ignored signal
+/// stays ignored across execve, so a husk started under `nohup` (SIGHUP ignored) or by Rust
+/// (SIGPIPE ignored) would pass that on, and `docker kill -s HUP` would go unseen. Handlers
+/// do not survive exec; only SIG_IGN needs undoing, but SIG_DFL for all is simplest.
+pub fn default_signal_dispositions() -> io::Result<()> {
+    /// The kernel's struct sigaction (x86_64 and aarch64 layout): handler, flags, restorer,
+    /// mask. SIG_DFL needs no restorer.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let act = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // The raw call, because glibc's sigaction refuses its own internal signals (32 and 33),
+    // which a parent may also have left ignored. SIGKILL and SIGSTOP cannot be changed.
+    for sig in (1..=64).filter(|s| ![libc::SIGKILL, libc::SIGSTOP].contains(s)) {
+        // SAFETY: `act` is a valid kernel sigaction installing no handler (so no code of ours
+        // runs in signal context) and outlives the call; the old action is not asked for.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &act as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// A detached, read-only overlayfs mount whose only layer is `lower` (fsopen + fsconfig +
