@@ -33,12 +33,13 @@ demo: deps build
 	python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["process"]["terminal"]=False; c["process"]["args"]=["sh","-c","echo hello from a husk container; hostname; id; ls /"]; json.dump(c,open(p,"w"),indent=2)' $(DEMO)/config.json
 	$(HUSK) run --bundle $(DEMO) husk-demo-$$$$
 
-# Formatting and lints, then unit tests, then the end-to-end tests (as root).
-check:
+# Formatting and lints, then unit tests, then the end-to-end tests (as root). The workspace
+# includes the CRI check (integration/clients/cri), whose build needs protoc (make deps).
+check: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-unit:
+unit: deps
 	$(CARGO) test --workspace --exclude husk-e2e
 
 e2e: deps build
@@ -70,10 +71,15 @@ test-systemd: deps-systemd build
 	tests=$$($(CARGO) test -p husk-e2e --test systemd_cgroup --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh --systemd $(CURDIR)/$(HUSK) "$$tests" --include-ignored
 
-# containerd and podman driving husk (integration/clients).
+# containerd, podman and docker driving husk, and containerd's CRI plugin driven as kubelet
+# drives it, with husk and runc handlers (integration/clients).
+CRI_CHECK := target/debug/husk-cri-check
 test-clients: deps-clients build
+	$(CARGO) build -p husk-cri-check
 	bash integration/clients/containerd.sh $(CURDIR)/$(HUSK)
 	bash integration/clients/podman.sh $(CURDIR)/$(HUSK)
+	bash integration/clients/docker.sh $(CURDIR)/$(HUSK)
+	bash integration/clients/cri.sh $(CURDIR)/$(HUSK) $(CURDIR)/$(CRI_CHECK)
 
 test: check unit e2e test-stress test-conformance test-cgroupv2 test-systemd test-clients
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Build a one-layer busybox OCI image (an oci-layout tarball) from the host's busybox-static,
-with no registry: `image.py OUT.tar NAME` (NAME like docker.io/library/husk-busybox:latest)."""
+"""Build a one-layer busybox image from the host's busybox-static, with no registry:
+`image.py OUT.tar NAME [ENTRYPOINT...]` (NAME like docker.io/library/husk-busybox:latest;
+an entrypoint makes, say, a pause image for a CRI sandbox).
+
+The tarball is both an oci-layout (for `ctr image import` and podman) and a `docker save`
+archive (manifest.json, which Docker 20.10's `docker load` needs), over the same blobs."""
 import hashlib, io, json, os, shutil, subprocess, sys, tarfile
 
-out, name = sys.argv[1], sys.argv[2]
+out, name, entrypoint = sys.argv[1], sys.argv[2], sys.argv[3:]
 busybox = shutil.which("busybox")
 applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
 
@@ -31,7 +35,8 @@ def blob(data):
 layer_digest, _ = blob(layer)
 config = json.dumps({
     "architecture": "amd64", "os": "linux",
-    "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "WorkingDir": "/"},
+    "config": dict({"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "WorkingDir": "/"},
+                   **({"Entrypoint": entrypoint, "Cmd": None} if entrypoint else {})),
     "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
 }).encode()
 config_digest, _ = blob(config)
@@ -56,3 +61,9 @@ with tarfile.open(out, "w") as t:
     put("index.json", index)
     for d, data in [(layer_digest, layer), (config_digest, config), (manifest_digest, manifest)]:
         put("blobs/sha256/" + d.split(":")[1], data)
+    short = name.split("/")[-1] if name.startswith("docker.io/library/") else name
+    put("manifest.json", json.dumps([{
+        "Config": "blobs/sha256/" + config_digest.split(":")[1],
+        "RepoTags": [short],
+        "Layers": ["blobs/sha256/" + layer_digest.split(":")[1]],
+    }]).encode())
