@@ -234,9 +234,9 @@ fn exec_from_a_process_file_applies_its_rlimits_and_capabilities() {
         "{}",
         text(&out.stderr)
     );
-    // A missing executable is the exec's error, with a non-zero exit.
+    // A missing executable is the exec's error: exit 255, as runc.
     let out = h.run(&["exec", &id, "no-such-program"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(255));
     assert!(
         text(&out.stderr).contains("no-such-program"),
         "{}",
@@ -252,24 +252,37 @@ fn exec_is_refused_in_a_stopped_or_paused_container() {
     let b = TestBundle::busybox(&["sleep", "100"]);
     let (id, _) = running(&h, &b, "execstate");
     h.ok(&["pause", &id]);
+    // runc's words and exit code: exec's own failures exit 255, apart from the process's codes.
     let out = h.run(&["exec", &id, "true"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(255));
     assert!(
-        text(&out.stderr).contains("paused"),
+        text(&out.stderr).contains("cannot exec in a paused container"),
         "{}",
         text(&out.stderr)
     );
+    // --ignore-paused: the process starts frozen and runs once the container is resumed.
+    let mut waiting = h
+        .cmd()
+        .args(["exec", "--ignore-paused", &id, "echo", "ran"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(waiting.try_wait().unwrap().is_none(), "ran while paused");
     h.ok(&["resume", &id]);
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "ran\n".to_string()));
     h.ok(&["kill", &id, "KILL"]);
     wait_for(|| h.state(&id)["status"] == "stopped", "stopped");
     let out = h.run(&["exec", &id, "true"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(255));
     assert!(
         text(&out.stderr).contains("not running"),
         "{}",
         text(&out.stderr)
     );
     let out = h.run(&["exec", "no-such-container", "true"]);
+    assert_eq!(out.status.code(), Some(255));
     assert!(text(&out.stderr).contains("does not exist"));
     h.ok(&["delete", &id]);
 }
@@ -486,7 +499,7 @@ fn a_broken_process_json_names_the_field_and_runs_nothing() {
     };
     let cases: Vec<(&str, String, &str)> = vec![
         ("invalid JSON", "{\"args\": [".into(), "EOF while parsing"),
-        ("not an object", "[1, 2]".into(), "invalid type"),
+        ("not an object", "[1, 2]".into(), "must be a JSON object"),
         (
             "no args",
             with(&|p| p["args"] = json!([])),
@@ -544,7 +557,8 @@ fn a_broken_process_json_names_the_field_and_runs_nothing() {
         }
         let out = h.run(&["exec", "--process", file.to_str().unwrap(), &id]);
         let err = text(&out.stderr);
-        if out.status.code() != Some(1) {
+        // exec's own failures exit 255, as runc's.
+        if out.status.code() != Some(255) {
             failures.push(format!("{name}: exit {:?}: {err}", out.status));
         } else if !err.contains(want) {
             failures.push(format!("{name}: {err:?} does not contain {want:?}"));

@@ -181,7 +181,8 @@ pub struct ExecArgs {
     /// A sub-cgroup of the container's to run in: PATH or CONTROLLER[,...]:PATH.
     #[arg(long)]
     pub cgroup: Vec<String>,
-    #[arg(long = "ignore-paused", hide = true)]
+    /// Exec into a paused container: the process starts frozen and runs once it is resumed.
+    #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -158,6 +158,7 @@ fn exec_cmd(store: &Store, a: &ExecArgs) -> Result<i32> {
         pidfd_socket: a.pidfd_socket.clone(),
         preserve_fds: a.preserve_fds,
         sub_cgroups: a.cgroup.clone(),
+        ignore_paused: a.ignore_paused,
     };
     let started = exec(store, &opts).with_context(|| format!("exec {id}"))?;
     if a.detach {

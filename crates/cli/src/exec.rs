@@ -12,7 +12,14 @@ pub fn process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
     if let Some(path) = &a.process {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let mut de = serde_json::Deserializer::from_slice(&text);
-        return serde_path_to_error::deserialize(&mut de)
+        let mut v: Value = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| anyhow::anyhow!("{}: {}: {}", path.display(), e.path(), e.inner()))?;
+        // runc runs a process without `user` as uid and gid 0.
+        let Some(o) = v.as_object_mut() else {
+            bail!("{}: the process must be a JSON object", path.display());
+        };
+        o.entry("user").or_insert_with(|| json!({"uid": 0, "gid": 0}));
+        return serde_path_to_error::deserialize(v)
             .map_err(|e| anyhow::anyhow!("{}: {}: {}", path.display(), e.path(), e.inner()));
     }
     if a.command.is_empty() {

@@ -46,10 +46,19 @@ fn main() {
                 tracing::error!("{msg}");
             }
             eprintln!("husk: {msg}");
-            1
+            failure_code(&cli)
         }
     };
     std::process::exit(code);
+}
+
+/// The exit code of a failed command: 1, or 255 for `exec`, as runc (whose exec returns the
+/// process's own code when it ran, and 255 when it could not run it).
+fn failure_code(cli: &args::Cli) -> i32 {
+    match cli.command {
+        Some(args::Command::Exec(_)) => 255,
+        _ => 1,
+    }
 }
 
 /// The error and its causes on one line, each cause once: the library's messages already

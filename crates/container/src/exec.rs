@@ -50,6 +50,9 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// `--cgroup`: a sub-cgroup of the container's (`path`, or `controller[,controller]:path`).
     pub sub_cgroups: Vec<String>,
+    /// `--ignore-paused`: exec into a paused container (the process waits, frozen, until the
+    /// container is resumed).
+    pub ignore_paused: bool,
 }
 
 /// The started process: its host pid, and the pty master when husk keeps it.
@@ -82,18 +85,23 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
     let dir = store.open(&opts.id)?;
     let stored = dir.load()?;
     let status = dir.status(&stored);
+    // exec changes nothing in the state: the lock goes now, so that `resume` of a container
+    // exec'd into with --ignore-paused (whose new process waits frozen) is not held up, and a
+    // long exec does not hold up other commands (runc locks nothing across an exec either).
+    drop(dir);
     match status {
         Status::Created | Status::Running => {}
+        Status::Paused if opts.ignore_paused => {}
         Status::Paused => {
             return Err(Error::CannotExec {
                 id: opts.id.clone(),
-                why: "it is paused (resume it first)",
+                why: "cannot exec in a paused container (resume it first, or --ignore-paused)",
             })
         }
         _ => {
             return Err(Error::CannotExec {
                 id: opts.id.clone(),
-                why: "it is not running",
+                why: "cannot exec in a stopped container: container not running",
             })
         }
     }
@@ -117,7 +125,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
     if !crate::process_info::is_alive(stored.pid, stored.pid_start) {
         return Err(Error::CannotExec {
             id: opts.id.clone(),
-            why: "its init exited",
+            why: "cannot exec in a stopped container: its init exited",
         });
     }
     drop(pidfd);
@@ -446,7 +454,7 @@ fn process_side(
         terminal::become_controlling(&pty.slave)?;
     }
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
-    plan.add_home();
+    plan.finish_env();
     let exe = plan.find_executable()?;
     let cwd = plan.open_cwd()?;
     crate::process::apply_scheduling(process, filter.personality)?;

@@ -263,7 +263,7 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     let mut exec = ExecPlan::from_process(process)?;
     exec.caps.check_obtainable()?;
-    exec.add_home();
+    exec.finish_env();
     let exe = exec.find_executable()?;
 
     a.channel

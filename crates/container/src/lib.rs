@@ -77,7 +77,8 @@ pub enum Error {
     Terminal(&'static str),
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
-    #[error("cannot exec in container {id}: {why}")]
+    /// Why `exec` cannot run in container `id` (the command line names the id).
+    #[error("{why}")]
     CannotExec { id: String, why: &'static str },
     #[error("the process to exec is invalid: {0}")]
     BadProcess(husk_spec::Violations),

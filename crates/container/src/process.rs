@@ -48,9 +48,16 @@ impl ExecPlan {
         })
     }
 
-    /// Add HOME from the container's /etc/passwd when the config does not set it (as runc).
-    pub fn add_home(&mut self) {
-        if self.env.iter().any(|e| e.starts_with("HOME=")) {
+    /// Each variable once, its last value winning, in the order of those last occurrences
+    /// (runc's prepareEnv); then HOME from the container's /etc/passwd when the config does
+    /// not set it to something non-empty (as runc).
+    pub fn finish_env(&mut self) {
+        self.env = dedup_env(&self.env);
+        let home_set = self
+            .env
+            .iter()
+            .any(|e| e.strip_prefix("HOME=").is_some_and(|h| !h.is_empty()));
+        if home_set {
             return;
         }
         let home = std::fs::read_to_string("/etc/passwd")
@@ -63,7 +70,11 @@ impl ExecPlan {
             })
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "/".into());
-        self.env.push(format!("HOME={home}"));
+        let entry = format!("HOME={home}");
+        match self.env.iter_mut().find(|e| e.starts_with("HOME=")) {
+            Some(e) => *e = entry,
+            None => self.env.push(entry),
+        }
     }
 
     fn path_var(&self) -> String {
@@ -167,6 +178,19 @@ impl ExecPlan {
     }
 }
 
+/// `env` with each name once: the last occurrence of each, in their original order.
+fn dedup_env(env: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<String> = env
+        .iter()
+        .rev()
+        .filter(|e| seen.insert(e.split_once('=').map_or(e.as_str(), |(k, _)| k)))
+        .cloned()
+        .collect();
+    out.reverse();
+    out
+}
+
 /// Whether `p` can be exec'd: a file with an execute bit. The error is Go's exec.LookPath's,
 /// as runc reports it: the stat error ("stat /x: no such file or directory"), or "permission
 /// denied" for a directory or a file without an execute bit.
@@ -204,6 +228,15 @@ pub fn apply_scheduling(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variable_given_twice_is_set_once_to_its_last_value() {
+        let env: Vec<String> = ["ONE=two", "PATH=/bin", "ONE=", "TWO=2", "TWO=3"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(dedup_env(&env), ["PATH=/bin", "ONE=", "TWO=3"]);
+    }
 
     #[test]
     fn plan_takes_defaults_from_the_spec() {

@@ -138,6 +138,13 @@ impl Relay {
             termios::cfmakeraw(&mut raw);
             let _ = termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
         }
+        // As runc: no \n to \r\n translation on the container's terminal, so that its output
+        // reaches husk's stdout as the process wrote it (the line discipline is the pty's,
+        // shared by both ends).
+        if let Ok(mut t) = termios::tcgetattr(master.as_fd()) {
+            t.output_flags.remove(termios::OutputFlags::ONLCR);
+            let _ = termios::tcsetattr(master.as_fd(), SetArg::TCSANOW, &t);
+        }
         let relay = Relay {
             master,
             saved,
