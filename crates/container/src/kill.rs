@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use husk_spec::Status;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
@@ -13,11 +14,12 @@ use nix::unistd::Pid;
 use crate::state::Store;
 use crate::{process_info, sys, Error};
 
-/// A signal given as a name (`KILL`, `SIGKILL`, `sigkill`) or a number (`9`, up to SIGRTMAX).
+/// A signal given as a name (`KILL`, `SIGKILL`, `sigkill`) or a number (`9`, up to SIGRTMAX;
+/// 0 checks that the container runs, as kill(2) does).
 pub fn parse_signal(s: &str) -> Result<i32, Error> {
     let bad = || Error::BadSignal(s.to_string());
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=libc::SIGRTMAX()).contains(&n) {
+        return if (0..=libc::SIGRTMAX()).contains(&n) {
             Ok(n)
         } else {
             Err(bad())
@@ -41,34 +43,50 @@ pub fn parse_signal(s: &str) -> Result<i32, Error> {
     name.parse::<Signal>().map(|s| s as i32).map_err(|_| bad())
 }
 
+/// As runc: `kill` signals the init; with `--all`, or a SIGKILL to a container that shares
+/// the host's pid namespace (whose other processes would outlive its init), every process in
+/// its cgroup. A stopped container is an error, except with `--all` (runc's obsolete flag
+/// keeps that meaning) and except a SIGKILL to a host-pid-namespace container whose init is
+/// gone but whose other processes are not.
 pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<(), Error> {
     let dir = store.open(id)?;
     let stored = dir.load()?;
     let status = dir.status(&stored);
-    if status == Status::Stopped {
+    let host_pidns = !crate::namespaces::NamespacePlan::from_config(&stored.config)
+        .has_own(CloneFlags::CLONE_NEWPID);
+    let everything = all || (host_pidns && sig == libc::SIGKILL);
+    if status == Status::Stopped && !everything {
         return Err(Error::NotRunning {
             id: id.to_string(),
             status,
         });
     }
-    if all {
-        let s = Signal::try_from(sig).map_err(|_| Error::BadSignal(sig.to_string()))?;
-        if let Some(cg) = &stored.cgroup {
-            cg.signal_all(s)?;
-            return Ok(());
-        }
-        // Rootless, without a cgroup: every process of the container's pid namespace.
-        if process_info::is_alive(stored.pid, stored.pid_start) {
-            for pid in process_info::pids_in_pid_namespace_of(stored.pid) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
-            }
-        }
-        return Ok(());
+    if everything {
+        return signal_everything(&stored, sig);
     }
     signal_init(id, stored.pid, stored.pid_start, sig)?;
     if sig == libc::SIGKILL && status == Status::Paused {
         if let Some(cg) = &stored.cgroup {
             cg.thaw_if_frozen()?;
+        }
+    }
+    Ok(())
+}
+
+/// Every process of the container: its cgroup's, or rootless without a cgroup, its pid
+/// namespace's.
+fn signal_everything(stored: &crate::state::Stored, sig: i32) -> Result<(), Error> {
+    if sig == 0 {
+        return Ok(());
+    }
+    let s = Signal::try_from(sig).map_err(|_| Error::BadSignal(sig.to_string()))?;
+    if let Some(cg) = &stored.cgroup {
+        cg.signal_all(s)?;
+        return Ok(());
+    }
+    if process_info::is_alive(stored.pid, stored.pid_start) {
+        for pid in process_info::pids_in_pid_namespace_of(stored.pid) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
         }
     }
     Ok(())
@@ -123,7 +141,8 @@ mod tests {
         assert_eq!(parse_signal("sigterm").unwrap(), 15);
         assert_eq!(parse_signal("9").unwrap(), 9);
         assert_eq!(parse_signal("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
-        for bad in ["0", "65", "FOO", "", "-9"] {
+        assert_eq!(parse_signal("0").unwrap(), 0, "a liveness check, as kill -0");
+        for bad in ["65", "FOO", "", "-9"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
     }

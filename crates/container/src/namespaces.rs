@@ -45,7 +45,8 @@ impl NamespacePlan {
         };
         for ns in linux.namespaces().iter().flatten() {
             let f = flag(ns.typ());
-            match ns.path() {
+            // An empty path is no path, as runc reads it.
+            match ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
                 Some(p) if f == CloneFlags::CLONE_NEWUSER => plan.join.insert(0, (f, p.clone())),
                 Some(p) => plan.join.push((f, p.clone())),
                 None if f == CloneFlags::CLONE_NEWUSER => plan.new_user = true,
@@ -53,6 +54,18 @@ impl NamespacePlan {
             }
         }
         plan
+    }
+
+    /// The plan of a stored config (a container that has one: every container has `linux`).
+    pub fn from_config(spec: &oci_spec::runtime::Spec) -> Self {
+        let empty = Linux::default();
+        Self::from_linux(spec.linux().as_ref().unwrap_or(&empty))
+    }
+
+    /// True if the config lists this namespace type, new or joined by path (runc's
+    /// IsPrivate): otherwise the container is in the runtime's own.
+    pub fn has_own(&self, f: CloneFlags) -> bool {
+        self.creates(f) || self.join.iter().any(|(j, _)| *j == f)
     }
 
     /// True if the container gets (or joins) its own user namespace.

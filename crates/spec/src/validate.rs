@@ -387,14 +387,15 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
                 format!("duplicate {:?}", ns_name(ns.typ())),
             );
         }
-        if let Some(p) = ns.path() {
+        // An empty path is no path, as runc reads it.
+        if let Some(p) = ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
             c.absolute(format!("linux.namespaces[{i}].path"), p);
         }
     }
     let new_ns = |t: LinuxNamespaceType| {
         namespaces
             .iter()
-            .any(|n| n.typ() == t && n.path().is_none())
+            .any(|n| n.typ() == t && n.path().as_ref().is_none_or(|p| p.as_os_str().is_empty()))
     };
     let has_ns = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t);
 
