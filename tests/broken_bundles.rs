@@ -184,17 +184,17 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
         (
             "missing hook binary",
             |c, _| c["hooks"] = json!({"prestart": [{"path": "/nonexistent/hook"}]}),
-            "prestart hook #0 (/nonexistent/hook): cannot run",
+            "error running prestart hook #0: /nonexistent/hook: cannot run",
         ),
         (
             "failing createRuntime hook",
             |c, _| c["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]}),
-            "createRuntime hook #0 (/bin/false) failed: exit status 1",
+            "error running createRuntime hook #0: /bin/false: exit status 1",
         ),
         (
             "failing createContainer hook",
             |c, _| c["hooks"] = json!({"createContainer": [{"path": "/bin/false"}]}),
-            "createContainer hook #0 (/bin/false) failed",
+            "error running createContainer hook #0: /bin/false: exit status 1",
         ),
         (
             "missing program",

@@ -445,11 +445,13 @@ fn run_runtime_hooks(spec: &Spec, state: &ContainerState) -> Result<(), hooks::H
         h.prestart().as_deref().unwrap_or_default(),
         state,
         None,
+        None,
     )?;
     hooks::run(
         "createRuntime",
         h.create_runtime().as_deref().unwrap_or_default(),
         state,
+        None,
         None,
     )
 }

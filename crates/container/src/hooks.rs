@@ -17,7 +17,7 @@ use crate::sys;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error("{phase} hook #{index} ({path}): cannot run: {source}")]
+    #[error("error running {phase} hook #{index}: {path}: cannot run: {source}")]
     Spawn {
         phase: &'static str,
         index: usize,
@@ -25,7 +25,7 @@ pub enum HookError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{phase} hook #{index} ({path}) failed: {status}{output}")]
+    #[error("error running {phase} hook #{index}: {path}: {status}{output}")]
     Failed {
         phase: &'static str,
         index: usize,
@@ -33,7 +33,7 @@ pub enum HookError {
         status: String,
         output: String,
     },
-    #[error("{phase} hook #{index} ({path}) timed out after {secs}s")]
+    #[error("error running {phase} hook #{index}: {path}: timed out after {secs}s")]
     Timeout {
         phase: &'static str,
         index: usize,
@@ -43,18 +43,32 @@ pub enum HookError {
 }
 
 /// Run `hooks` in order; the first failure stops the list. `stub`: exec each through husk's
-/// exec stub (the hooks run by the container's init).
+/// exec stub (the hooks run by the container's init). A hook without `env` gets `env_if_unset`,
+/// or, if None, husk's own environment, as runc's hooks get runc's (Go's exec with a nil Env).
 pub fn run(
     phase: &'static str,
     hooks: &[Hook],
     state: &ContainerState,
     stub: Option<&ExecStub>,
+    env_if_unset: Option<&[String]>,
 ) -> Result<(), HookError> {
     let json = serde_json::to_vec(state).expect("state serialises");
     for (index, hook) in hooks.iter().enumerate() {
-        run_one(phase, index, hook, &json, stub)?;
+        let env = hook_env(hook, env_if_unset);
+        run_one(phase, index, hook, &json, stub, &env)?;
     }
     Ok(())
+}
+
+/// The environment `hook` runs with.
+fn hook_env(hook: &Hook, env_if_unset: Option<&[String]>) -> Vec<String> {
+    match (hook.env(), env_if_unset) {
+        (Some(env), _) => env.clone(),
+        (None, Some(env)) => env.to_vec(),
+        (None, None) => std::env::vars_os()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect(),
+    }
 }
 
 /// Run every hook of `hooks`, each failure logged as a warning: the spec's rule for poststop
@@ -62,7 +76,7 @@ pub fn run(
 pub fn run_all_warning(phase: &'static str, hooks: &[Hook], state: &ContainerState) {
     let json = serde_json::to_vec(state).expect("state serialises");
     for (index, hook) in hooks.iter().enumerate() {
-        if let Err(e) = run_one(phase, index, hook, &json, None) {
+        if let Err(e) = run_one(phase, index, hook, &json, None, &hook_env(hook, None)) {
             tracing::warn!("{e}");
         }
     }
@@ -74,6 +88,7 @@ fn run_one(
     hook: &Hook,
     state: &[u8],
     stub: Option<&ExecStub>,
+    env: &[String],
 ) -> Result<(), HookError> {
     let path = hook.path().display().to_string();
     let spawn_err = |source| HookError::Spawn {
@@ -95,17 +110,12 @@ fn run_one(
     }
     cmd.args(args.iter().skip(1))
         .env_clear()
-        .envs(
-            hook.env()
-                .iter()
-                .flatten()
-                .filter_map(|e| e.split_once('=')),
-        )
+        .envs(env.iter().filter_map(|e| e.split_once('=')))
         .stdin(Stdio::piped())
         .stdout(out_file.try_clone().map_err(spawn_err)?)
         .stderr(out_file.try_clone().map_err(spawn_err)?);
     if let Some(stub) = stub {
-        through_stub(&mut cmd, stub, hook, &args);
+        through_stub(&mut cmd, stub, hook, &args, env);
     }
     let mut child = cmd.spawn().map_err(spawn_err)?;
     crate::crash_point::crash_point(&format!("hook-{phase}"));
@@ -164,7 +174,7 @@ fn run_one(
 
 /// Make `cmd` exec the hook through `stub`: the child, its stdio in place, execveats the stub
 /// with the hook's path, argv and env. Everything is built before the fork.
-fn through_stub(cmd: &mut Command, stub: &ExecStub, hook: &Hook, args: &[String]) {
+fn through_stub(cmd: &mut Command, stub: &ExecStub, hook: &Hook, args: &[String], env: &[String]) {
     use std::ffi::CString;
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
@@ -176,11 +186,6 @@ fn through_stub(cmd: &mut Command, stub: &ExecStub, hook: &Hook, args: &[String]
         args.iter().map(|a| to_c(a.as_bytes())).collect()
     };
     let argv = stub.argv(&path, &argv);
-    let envp: Vec<CString> = hook
-        .env()
-        .iter()
-        .flatten()
-        .map(|e| to_c(e.as_bytes()))
-        .collect();
+    let envp: Vec<CString> = env.iter().map(|e| to_c(e.as_bytes())).collect();
     sys::exec_fd_instead(cmd, stub.fd().as_raw_fd(), sys::ExecArgs::new(argv, envp));
 }

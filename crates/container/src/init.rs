@@ -196,7 +196,7 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         .as_ref()
         .and_then(|h| h.create_container().clone())
     {
-        hooks::run("createContainer", &h, &state, a.exec_stub)
+        hooks::run("createContainer", &h, &state, a.exec_stub, None)
             .map_err(|e| fail("createContainer hooks", e))?;
     }
 
@@ -287,7 +287,8 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         .as_ref()
         .and_then(|h| h.start_container().clone())
     {
-        if let Err(e) = hooks::run("startContainer", &h, &state, a.exec_stub) {
+        // As in runc, a startContainer hook without env inherits the process's environment.
+        if let Err(e) = hooks::run("startContainer", &h, &state, a.exec_stub, Some(&exec.env)) {
             report(&mut fifo, fail("startContainer hooks", e));
         }
     }

@@ -95,7 +95,7 @@ pub fn start(store: &Store, id: &str) -> Result<(), Error> {
         .and_then(|h| h.poststart().clone())
     {
         let state = stored.public(Status::Running);
-        if let Err(e) = hooks::run("poststart", &h, &state, None) {
+        if let Err(e) = hooks::run("poststart", &h, &state, None, None) {
             // runtime-spec 1.3.0: a failing poststart hook fails start; the container is stopped.
             kill::kill_and_wait(stored.pid);
             return Err(e.into());
