@@ -240,9 +240,7 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     if !masked.is_empty() {
         let null = masked_paths::open_dev_null(&root)?;
         let null_path = crate::resolve::fd_path(null.as_fd());
-        for p in &masked {
-            masked_paths::mask(&root, &null_path, Path::new(p))?;
-        }
+        masked_paths::mask_all(&root, &null_path, &masked)?;
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).step(|| format!("sethostname({h:?})"))?;

@@ -1,6 +1,6 @@
 //! `linux.maskedPaths` and `linux.readonlyPaths`, applied after pivot_root.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
@@ -42,8 +42,31 @@ pub fn readonly(root: &Root, path: &Path) -> Result<(), SysError> {
     .step(|| format!("remounting {} read-only", path.display()))
 }
 
-/// Hide `path`: a read-only empty tmpfs over a directory, /dev/null over anything else.
-pub fn mask(root: &Root, dev_null: &Path, path: &Path) -> Result<(), SysError> {
+/// Hide every path of `linux.maskedPaths`, each once (a path listed twice is masked once):
+/// a file under /dev/null; a directory under a read-only empty tmpfs, one tmpfs shared by all
+/// of them (bound onto the second and later ones), as runc does.
+pub fn mask_all(root: &Root, dev_null: &Path, paths: &[String]) -> Result<(), SysError> {
+    let mut done: Vec<&str> = Vec::new();
+    let mut shared_tmpfs: Option<OwnedFd> = None;
+    for p in paths {
+        if done.contains(&p.as_str()) {
+            continue;
+        }
+        done.push(p);
+        mask(root, dev_null, Path::new(p), &mut shared_tmpfs)?;
+    }
+    Ok(())
+}
+
+/// Hide `path`: a read-only empty tmpfs over a directory (the first one mounted, the others a
+/// bind of it, held open in `shared_tmpfs`), /dev/null over anything else. A path that does
+/// not exist needs no mask.
+fn mask(
+    root: &Root,
+    dev_null: &Path,
+    path: &Path,
+    shared_tmpfs: &mut Option<OwnedFd>,
+) -> Result<(), SysError> {
     let Ok(fd) = root.lookup(path) else {
         return Ok(());
     };
@@ -51,24 +74,41 @@ pub fn mask(root: &Root, dev_null: &Path, path: &Path) -> Result<(), SysError> {
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .unwrap_or(false);
     let target = fd_path(fd.as_fd());
-    if is_dir {
-        mount(
-            Some("tmpfs"),
-            &target,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
-        .step(|| format!("masking directory {}", path.display()))
-    } else {
-        mount(
+    if !is_dir {
+        return mount(
             Some(dev_null),
             &target,
             None::<&str>,
             MsFlags::MS_BIND,
             None::<&str>,
         )
-        .step(|| format!("masking {}", path.display()))
+        .step(|| format!("masking {}", path.display()));
+    }
+    match shared_tmpfs {
+        Some(first) => mount(
+            Some(&fd_path(first.as_fd())),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .step(|| format!("masking directory {}", path.display())),
+        None => {
+            mount(
+                Some("tmpfs"),
+                &target,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .step(|| format!("masking directory {}", path.display()))?;
+            // The tmpfs itself, reopened (fd still names the directory under it).
+            let tmpfs = root
+                .lookup(path)
+                .step(|| format!("opening the mask of {}", path.display()))?;
+            *shared_tmpfs = Some(tmpfs);
+            Ok(())
+        }
     }
 }
 

@@ -192,6 +192,9 @@ pub fn mount_entry(
     if opts.is_bind() || typ == "bind" {
         bind_mount(ctx, m, &dest, &opts)?;
     } else {
+        if typ == "proc" || typ == "sysfs" {
+            ordinary_directory(ctx, &dest, &typ)?;
+        }
         let target = ctx.root.mkdir_all(&dest, 0o755)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
         let data = opts.data.join(",");
@@ -221,6 +224,20 @@ pub fn mount_entry(
         }
     }
     apply_after(ctx, &dest, &opts)
+}
+
+/// procfs and sysfs only on an ordinary directory: an image whose /proc is a symlink would
+/// otherwise get them mounted where the link points, and the masks and read-only paths meant
+/// for /proc would miss them (runc refuses it the same way).
+fn ordinary_directory(ctx: &MountContext<'_>, dest: &Path, typ: &str) -> Result<(), SysError> {
+    match ctx.root.absent_or_directory(dest) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(fail(
+            format!("mounting {typ} on {}", dest.display()),
+            format!("filesystem {typ:?} must be mounted on ordinary directory"),
+        )),
+        Err(e) => Err(e).step(|| format!("checking {} in the rootfs", dest.display())),
+    }
 }
 
 fn attach_idmapped(

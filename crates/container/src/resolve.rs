@@ -72,6 +72,29 @@ impl Root {
         self.open_path(dest, libc::O_PATH)
     }
 
+    /// Whether `dest` is absent or a directory itself: not a symlink or other file at its last
+    /// component (its parents are resolved inside the rootfs).
+    pub fn absent_or_directory(&self, dest: &Path) -> std::io::Result<bool> {
+        let rel = inner(dest);
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Ok(true);
+        };
+        let parent = match self.open_path(parent, libc::O_PATH | libc::O_DIRECTORY) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        match nix::sys::stat::fstatat(
+            Some(parent.as_raw_fd()),
+            name,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) => Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR),
+            Err(nix::Error::ENOENT) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Make every directory of `dest` inside the rootfs (like `mkdir -p`), returning an O_PATH fd
     /// on the last one. Each level is resolved from the root again, so a symlink planted in the
     /// path is followed only inside the rootfs.

@@ -104,12 +104,63 @@ pub fn pivot(rootfs: &Path) -> Result<(), SysError> {
 }
 
 /// --no-pivot: move the rootfs over "/" and chroot (for ramfs roots, where pivot_root fails).
+/// Before that, every full procfs and sysfs mount of the host's namespace copy outside the
+/// rootfs goes (or, where it cannot be unmounted, is covered by a tmpfs): with chroot those
+/// stay in the mount namespace, and the kernel lets a process mount a fresh procfs (with no
+/// masked paths) wherever a full, uncovered one exists. runc does the same.
 pub fn move_root(rootfs: &Path) -> Result<(), SysError> {
+    for mountpoint in host_pseudo_filesystems(rootfs)? {
+        hide_mount(&mountpoint)?;
+    }
     chdir(rootfs).step(|| format!("entering {}", rootfs.display()))?;
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
         .step(|| "moving the rootfs to /")?;
     chroot(".").step(|| "chroot into the rootfs")?;
     chdir("/").step(|| "entering /")
+}
+
+/// The mount points of whole procfs and sysfs mounts outside `rootfs`, deepest last.
+fn host_pseudo_filesystems(rootfs: &Path) -> Result<Vec<std::path::PathBuf>, SysError> {
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").step(|| "reading /proc/self/mountinfo")?;
+    Ok(info
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split(' ').collect();
+            let fstype = right.split(' ').next()?;
+            let (root, mountpoint) = (f.get(3)?, Path::new(f.get(4)?));
+            let full = *root == "/" && (fstype == "proc" || fstype == "sysfs");
+            (full && !mountpoint.starts_with(rootfs)).then(|| mountpoint.to_path_buf())
+        })
+        .collect())
+}
+
+fn hide_mount(mountpoint: &Path) -> Result<(), SysError> {
+    // Unmounting must not propagate to the host.
+    match mount(
+        None::<&str>,
+        mountpoint,
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
+        // Gone with a parent already detached.
+        Err(nix::Error::ENOENT) => return Ok(()),
+        other => other.step(|| format!("making {} a slave", mountpoint.display()))?,
+    }
+    match umount2(mountpoint, MntFlags::MNT_DETACH) {
+        Ok(()) => Ok(()),
+        Err(nix::Error::EINVAL | nix::Error::EPERM) => mount(
+            Some("tmpfs"),
+            mountpoint,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .step(|| format!("covering {}", mountpoint.display())),
+        Err(e) => Err(e).step(|| format!("unmounting {}", mountpoint.display())),
+    }
 }
 
 /// `root.readonly`: remount "/" read-only, keeping its other flags.
