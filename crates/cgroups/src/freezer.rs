@@ -72,6 +72,20 @@ impl Cgroup {
     }
 }
 
+impl Cgroup {
+    /// Whether the cgroup is frozen or freezing (asked to be, on v2).
+    pub(crate) fn freezer_asked(&self) -> Result<bool, CgroupError> {
+        let Ok(dir) = freezer_dir(self) else {
+            return Ok(false);
+        };
+        Ok(if dir.v2 {
+            dir.read("cgroup.freeze").as_deref() == Some("1")
+        } else {
+            matches!(dir.read("freezer.state").as_deref(), Some("FROZEN" | "FREEZING"))
+        })
+    }
+}
+
 /// None while a v1 freezer is still FREEZING, or a v2 one has not settled.
 fn freezer_state_of(dir: &Dir) -> Result<Option<FreezerState>, CgroupError> {
     if dir.v2 {

@@ -398,6 +398,31 @@ impl Cgroup {
                 return Err(e);
             }
         }
+        if let Err(e) = self.check_fresh() {
+            let _ = self.remove();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// A container's cgroup that already existed must hold no process and not be frozen, as
+    /// runc checks: a second container in one cgroup would share its limits and be killed by
+    /// the first's `kill --all`, and an init forked into a frozen cgroup would hang.
+    fn check_fresh(&self) -> Result<(), CgroupError> {
+        let pids = self.pids()?;
+        if !pids.is_empty() {
+            return Err(CgroupError::Invalid(format!(
+                "linux.cgroupsPath: container's cgroup is not empty: {} process(es) in {}",
+                pids.len(),
+                self.listing_hierarchy().dir().display()
+            )));
+        }
+        if self.freezer_asked()? {
+            return Err(CgroupError::Invalid(format!(
+                "linux.cgroupsPath: container's cgroup unexpectedly frozen ({}); thaw it first",
+                self.listing_hierarchy().dir().display()
+            )));
+        }
         Ok(())
     }
 
