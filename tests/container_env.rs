@@ -43,7 +43,7 @@ fn hostname_and_domainname_are_set_in_the_new_uts_namespace() {
 fn new_namespaces_differ_from_the_hosts_and_joined_ones_match_the_path() {
     skip_unless_root!();
     let out = inside(
-        |_| {},
+        add_cgroup_namespace,
         "for n in pid mnt net ipc uts cgroup; do readlink /proc/self/ns/$n; done",
     );
     for (line, ns) in out
@@ -388,9 +388,9 @@ fn the_container_is_placed_in_its_cgroup_and_sees_it_as_its_root() {
     );
     h.ok(&["delete", &id]);
     h.assert_no_trace(&id);
-    // From inside, the cgroup namespace makes the container's cgroup "/".
+    // From inside, a cgroup namespace makes the container's cgroup "/".
     let out = inside(
-        |_| {},
+        add_cgroup_namespace,
         "grep -E ':(pids|memory):' /proc/self/cgroup; ls /sys/fs/cgroup | grep -c memory",
     );
     let lines: Vec<&str> = out.lines().collect();

@@ -188,6 +188,14 @@ impl TestBundle {
     }
 }
 
+/// Give `config` a new cgroup namespace (husk spec, as runc's, has one only on cgroup v2).
+pub fn add_cgroup_namespace(config: &mut Value) {
+    let nss = config["linux"]["namespaces"].as_array_mut().unwrap();
+    if !nss.iter().any(|n| n["type"] == "cgroup") {
+        nss.push(json!({"type": "cgroup"}));
+    }
+}
+
 /// husk with a private state root.
 pub struct Husk {
     pub root: TempDir,

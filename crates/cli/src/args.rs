@@ -3,12 +3,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "husk",
-    about = "An OCI container runtime, runc-compatible",
+    about = "husk is a low-level container runtime with runc's command line: it runs OCI \
+             bundles and is driven by containerd, docker, podman and people as runc is.",
     disable_version_flag = true
 )]
 pub struct Cli {
@@ -460,6 +461,47 @@ impl Cli {
             ),
         }
     }
+}
+
+/// runc's help layout (urfave/cli's): scripts read its first lines, `NAME:` then
+/// `<binary> - ...` or `<binary> <command> - ...`. The binary is named as it was invoked, so
+/// that husk installed as `runc` says runc.
+const HELP: &str = "NAME:\n   {name} - Open Container Initiative runtime\n\n{about}\n\n\
+USAGE:\n   {usage}\n\nCOMMANDS:\n{subcommands}\n\nGLOBAL OPTIONS:\n{options}\n";
+const COMMAND_HELP: &str = "NAME:\n   BIN CMD - {about}\n\nUSAGE:\n   {usage}\n\n{all-args}\n";
+
+/// Parse `argv` (normalised) with runc's help layout; an unknown command is runc's "No help
+/// topic" error.
+pub fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
+    let name = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "husk".into());
+    // clap names are 'static; this runs once per process.
+    let name: &'static str = Box::leak(name.into_boxed_str());
+    let command = Cli::command()
+        .name(name)
+        .bin_name(name)
+        .help_template(HELP)
+        .mut_subcommands(|c| {
+            let template = COMMAND_HELP
+                .replace("BIN", name)
+                .replace("CMD", c.get_name());
+            c.help_template(template)
+        });
+    let mut command = command;
+    let matches = command.try_get_matches_from_mut(&argv).map_err(|e| {
+        if e.kind() == clap::error::ErrorKind::InvalidSubcommand {
+            let topic = argv.get(1).cloned().unwrap_or_default();
+            return command.error(
+                clap::error::ErrorKind::InvalidSubcommand,
+                format!("No help topic for '{topic}' (not a command of {name}; {name} --help lists them)"),
+            );
+        }
+        e
+    })?;
+    Cli::from_arg_matches(&matches)
 }
 
 #[cfg(test)]

@@ -47,7 +47,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Delete { force, id } => {
             delete(&store, id, *force).with_context(|| format!("delete {id}"))?
         }
-        Command::List { format, quiet } => list(&store, *format, *quiet)?,
+        Command::List { format, quiet } => {
+            // As runc: a --root that does not exist is an error; the default root not existing
+            // yet is an empty list.
+            if cli.root.is_some() && !root.is_dir() {
+                bail!("list: --root {}: no such directory", root.display());
+            }
+            list(&store, *format, *quiet)?
+        }
         Command::Pause { id } => pause(&store, id).with_context(|| format!("pause {id}"))?,
         Command::Resume { id } => resume(&store, id).with_context(|| format!("resume {id}"))?,
         Command::Update(u) => {
@@ -279,14 +286,7 @@ fn spec(bundle: &std::path::Path, rootless: bool) -> Result<()> {
     if path.exists() {
         bail!("File {} exists. Remove it first", path.display());
     }
-    let value = if rootless {
-        husk_spec::default_spec::rootless_spec(
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        )
-    } else {
-        husk_spec::default_spec::default_spec()
-    };
+    let value = husk_container::spec::default_config(rootless);
     std::fs::write(&path, serde_json::to_string_pretty(&value)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())

@@ -7,12 +7,11 @@ mod exec;
 mod logging;
 mod update;
 
-use clap::Parser;
 
 fn main() {
     husk_container::crash_point::start_clock();
     let argv = args::normalize(std::env::args());
-    let cli = match args::Cli::try_parse_from(argv) {
+    let cli = match args::parse(argv) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };

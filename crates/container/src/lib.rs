@@ -38,6 +38,7 @@ pub mod run;
 pub mod scheduler;
 pub mod sealed_exe;
 pub mod seccomp;
+pub mod spec;
 pub mod start;
 pub mod state;
 pub mod sync;

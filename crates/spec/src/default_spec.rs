@@ -2,10 +2,12 @@
 
 use serde_json::{json, Value};
 
-/// runc's `spec` output, with husk's hostname.
-pub fn default_spec() -> Value {
+/// runc's `spec` output, with husk's hostname. As runc's, it has a cgroup namespace only on a
+/// pure cgroup v2 host (`cgroup_ns`): on v1 and hybrid hosts a container's cgroup paths are
+/// the host's.
+pub fn default_spec(cgroup_ns: bool) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    json!({
+    let mut spec = json!({
         "ociVersion": crate::OCI_VERSION,
         "process": {
             "terminal": true,
@@ -30,23 +32,36 @@ pub fn default_spec() -> Value {
         ],
         "linux": {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                             "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }
-    })
+    });
+    if cgroup_ns {
+        add_namespace(&mut spec, "cgroup");
+    }
+    spec
+}
+
+fn add_namespace(spec: &mut Value, kind: &str) {
+    if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+        ns.push(json!({"type": kind}));
+    }
 }
 
 /// runc's `spec --rootless`: a user namespace mapping the caller's ids, no network namespace,
 /// /sys bound from the host, no gid=5 on devpts, no cgroup resources.
-pub fn rootless_spec(uid: u32, gid: u32) -> Value {
-    let mut s = default_spec();
+pub fn rootless_spec(uid: u32, gid: u32, cgroup_ns: bool) -> Value {
+    let mut s = default_spec(false);
     let linux = &mut s["linux"];
     linux.as_object_mut().expect("object").remove("resources");
     linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
     linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
     linux["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]);
+    if cgroup_ns {
+        add_namespace(&mut s, "cgroup");
+    }
     let mounts = s["mounts"].as_array_mut().expect("array");
     mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
     for m in mounts.iter_mut() {
@@ -68,7 +83,11 @@ mod tests {
 
     #[test]
     fn defaults_parse_and_validate() {
-        for v in [default_spec(), rootless_spec(1000, 1000)] {
+        for v in [
+            default_spec(false),
+            default_spec(true),
+            rootless_spec(1000, 1000, true),
+        ] {
             let spec = crate::bundle::parse_config_reader(v.to_string().as_bytes()).unwrap();
             crate::validate(&spec).unwrap();
         }
