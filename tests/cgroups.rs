@@ -4,7 +4,7 @@
 //! `make test-cgroupv2` boots; each case states what it expects of v1 and of v2. Needs root.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use husk_e2e::*;
@@ -579,6 +579,11 @@ fn unified_keys_are_written_where_cgroup2_has_the_controller() {
         json!({"unified": {"memory.max": "1000000"}}),
         "linux.resources.unified.\"memory.max\"",
     );
+    // runc's words, which its suite matches on.
+    create_fails_naming(
+        json!({"unified": {"memory.max": "1000000"}}),
+        "invalid configuration",
+    );
 }
 
 #[test]
@@ -1003,4 +1008,92 @@ fn systemd_cgroup_driver_without_systemd_is_a_clear_error() {
         text(&out.stderr)
     );
     h.assert_no_trace(&id);
+}
+
+/// The directories of cgroup path `path` (absolute) in every hierarchy of this host.
+fn dirs_of_cgroup_path(path: &str) -> Vec<PathBuf> {
+    if pure_v2() {
+        return vec![Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'))];
+    }
+    std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("cgroup.procs").exists())
+        .map(|p| p.join(path.trim_start_matches('/')))
+        .collect()
+}
+
+/// A create into `path` must fail with `words` and leave the cgroup as it found it.
+fn create_in_cgroup_fails(path: &str, words: &str) {
+    let h = Husk::new();
+    let mut b = TestBundle::busybox(&["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(path);
+    b.write();
+    let id = unique("cgtaken");
+    let out = h.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(!out.status.success(), "create into {path} succeeded");
+    let err = text(&out.stderr);
+    assert!(err.contains(words), "{err}");
+    assert!(err.contains("linux.cgroupsPath"), "{err}");
+    assert!(!h.root.path().join(&id).exists());
+}
+
+/// runc refuses a container's cgroup that already holds a process (a second container there
+/// would share its limits and die by the first's `kill --all`) or is frozen (the init would
+/// hang in it). The cgroups are the caller's: husk leaves them, and their process, alone.
+#[test]
+fn a_cgroup_holding_a_process_or_frozen_is_refused_and_left_alone() {
+    skip_unless_root!();
+    let path = format!("/{}", unique("husk-taken"));
+    let dirs = dirs_of_cgroup_path(&path);
+    let mut sleeper = Command::new("sleep").arg("100").spawn().unwrap();
+    for d in &dirs {
+        std::fs::create_dir_all(d).unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            // A new v1 cpuset has none, and takes no process until it has.
+            if let Ok(v) = std::fs::read_to_string(d.parent().unwrap().join(f)) {
+                std::fs::write(d.join(f), v.trim()).unwrap();
+            }
+        }
+        std::fs::write(d.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    }
+    create_in_cgroup_fails(&path, "container's cgroup is not empty");
+    for d in &dirs {
+        assert!(
+            d.exists(),
+            "husk removed a cgroup it did not make: {}",
+            d.display()
+        );
+    }
+    let procs = std::fs::read_to_string(dirs[0].join("cgroup.procs")).unwrap();
+    assert_eq!(
+        procs.trim(),
+        sleeper.id().to_string(),
+        "the caller's process stays"
+    );
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    wait_for(
+        || std::fs::read_to_string(dirs[0].join("cgroup.procs")).is_ok_and(|p| p.is_empty()),
+        "the sleeper to leave its cgroup",
+    );
+
+    // Frozen, and empty: each freezer there is (a hybrid host has the v1 freezer and the
+    // cgroup2 tree's cgroup.freeze, and either would hold the init).
+    for d in &dirs {
+        let (file, frozen, thawed) = if d.join("freezer.state").exists() {
+            ("freezer.state", "FROZEN", "THAWED")
+        } else if d.join("cgroup.freeze").exists() {
+            ("cgroup.freeze", "1", "0")
+        } else {
+            continue;
+        };
+        std::fs::write(d.join(file), frozen).unwrap();
+        create_in_cgroup_fails(&path, "unexpectedly frozen");
+        std::fs::write(d.join(file), thawed).unwrap();
+    }
+    for d in dirs.iter().rev() {
+        std::fs::remove_dir(d).unwrap();
+    }
 }

@@ -177,12 +177,20 @@ fn exec_cgroup_places_the_process_in_a_sub_cgroup() {
     assert_eq!(cgroup_of(pid, "memory").unwrap().0, dir.join("sub"));
     // The other controllers keep the container's own cgroup.
     assert_eq!(cgroup_of(pid, "pids"), cgroup_of(init, "pids"));
-    let out = h.run(&["exec", "--cgroup", "memory:nope", &id, "true"]);
-    assert!(
-        text(&out.stderr).contains("does not exist"),
-        "{}",
-        text(&out.stderr)
-    );
+    // runc's words for each refusal.
+    for (arg, words) in [
+        ("memory:nope", "adding pid"),
+        ("..", "bad sub cgroup path"),
+        ("whaaat:/", "unknown controller"),
+    ] {
+        let out = h.run(&["exec", "--cgroup", arg, &id, "true"]);
+        assert_eq!(out.status.code(), Some(255), "--cgroup {arg}");
+        assert!(
+            text(&out.stderr).contains(words),
+            "{arg}: {}",
+            text(&out.stderr)
+        );
+    }
     h.ok(&["kill", "--all", &id, "KILL"]);
     wait_for(|| h.state(&id)["status"] == "stopped", "stopped");
     let _ = std::fs::remove_dir(dir.join("sub"));
@@ -271,7 +279,10 @@ fn exec_is_refused_in_a_stopped_or_paused_container() {
     assert!(waiting.try_wait().unwrap().is_none(), "ran while paused");
     h.ok(&["resume", &id]);
     let out = waiting.wait_with_output().unwrap();
-    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "ran\n".to_string()));
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(0), "ran\n".to_string())
+    );
     h.ok(&["kill", &id, "KILL"]);
     wait_for(|| h.state(&id)["status"] == "stopped", "stopped");
     let out = h.run(&["exec", &id, "true"]);

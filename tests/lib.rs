@@ -426,3 +426,40 @@ pub fn receive_fd(stream: &std::os::unix::net::UnixStream) -> (std::os::fd::Owne
     buf.truncate(n);
     (fd.expect("an fd in SCM_RIGHTS"), buf)
 }
+
+/// Compile C `source` statically into `rootfs/<name>` (with the cc Rust's own linking needs):
+/// for a test that must make a syscall busybox has no applet for.
+pub fn compile_static(rootfs: &Path, name: &str, source: &str) {
+    let dir = TempDir::new("husk-cc");
+    let c = dir.path().join(format!("{name}.c"));
+    std::fs::write(&c, source).unwrap();
+    let out = Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(rootfs.join(name))
+        .arg(&c)
+        .output()
+        .expect("cc (needed to build Rust) runs");
+    assert!(
+        out.status.success(),
+        "cc {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A static program for the rootfs: `syscalls NR...` makes each syscall with zero arguments
+/// and prints `NR:errno` (0 when it succeeded).
+pub const SYSCALL_PROBE: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        long nr = atol(argv[i]);
+        errno = 0;
+        long r = syscall(nr, 0, 0, 0, 0, 0, 0);
+        printf("%ld:%d\n", nr, r < 0 ? errno : 0);
+    }
+    return 0;
+}
+"#;

@@ -250,3 +250,147 @@ fn a_bad_filter_is_refused_by_name_and_nothing_is_left() {
         h.assert_no_trace(&id);
     }
 }
+
+/// Several conditions on one argument match any of them (runc and libseccomp read such an
+/// entry as OR): chmod to 0700 or to 0755 is refused, to 0644 is not. Read as AND, no mode
+/// could match both and nothing would be refused.
+#[test]
+fn conditions_on_the_same_argument_match_either_value() {
+    skip_unless_root!();
+    let either = |index: u32| {
+        json!([{"index": index, "value": 0o700, "op": "SCMP_CMP_EQ"},
+               {"index": index, "value": 0o755, "op": "SCMP_CMP_EQ"}])
+    };
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "args": either(1)},
+            {"names": ["fchmodat"], "action": "SCMP_ACT_ERRNO", "args": either(2)}
+        ]
+    });
+    let script = "touch /tmp/f; for m in 700 755 644; do chmod $m /tmp/f 2>/dev/null && echo $m-ok || echo $m-refused; done";
+    let mut b = with_seccomp(&["sh", "-c", script], profile);
+    b.config["root"]["readonly"] = json!(false);
+    b.write();
+    let (code, out, err) = Husk::new().run_bundle(&b, &unique("or"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "700-refused\n755-refused\n644-ok\n");
+}
+
+/// runc's -ENOSYS stub: under a deny-by-default profile, a syscall numbered above every one
+/// the profile names gets ENOSYS (what an older kernel says, so programs fall back), while
+/// an unlisted syscall within the profile's range still gets the default action (EPERM).
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys_and_older_ones_the_default() {
+    skip_unless_root!();
+    let mut b = TestBundle::busybox(&["/syscalls", "1000", "246"]);
+    compile_static(&b.rootfs(), "syscalls", SYSCALL_PROBE);
+    b.config["linux"]["seccomp"] = docker_profile();
+    b.write();
+    let (code, out, err) = Husk::new().run_bundle(&b, &unique("enosys"));
+    assert_eq!(code, 0, "{err}");
+    // 1000: no such syscall, above the profile's largest; 246: kexec_load, not allowed.
+    assert_eq!(out, "1000:38\n246:1\n", "{err}");
+}
+
+/// runc's flags: SPEC_ALLOW when `flags` is absent, none for `"flags": []`, the listed ones
+/// otherwise; what husk loaded is in its debug log, as runc's.
+#[test]
+fn filter_flags_default_to_spec_allow_and_follow_the_list() {
+    skip_unless_root!();
+    let cases = [
+        (None, 4),
+        (Some(json!([])), 0),
+        (Some(json!(["SECCOMP_FILTER_FLAG_LOG"])), 2),
+        (
+            Some(json!([
+                "SECCOMP_FILTER_FLAG_LOG",
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW"
+            ])),
+            6,
+        ),
+    ];
+    for (flags, expect) in cases {
+        let mut profile = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+        });
+        if let Some(f) = flags.clone() {
+            profile["flags"] = f;
+        }
+        let b = with_seccomp(&["sh", "-c", "mkdir /dev/shm/x 2>&1; true"], profile);
+        let h = Husk::new();
+        let log = h.root.path().join("debug.log");
+        let out = h.run(&[
+            "--debug",
+            "--log",
+            log.to_str().unwrap(),
+            "run",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &unique("flags"),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("Operation not permitted"),
+            "the filter is on: {}",
+            text(&out.stdout)
+        );
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            log.contains(&format!("seccomp filter flags: {expect}\"")),
+            "flags {flags:?}: {log}"
+        );
+    }
+}
+
+/// A filter that sends `write` to the agent is refused in runc's words: the init itself
+/// writes before it execs, and would wait on an agent that may be waiting on it.
+#[test]
+fn notify_on_write_is_refused_and_nothing_is_left() {
+    skip_unless_root!();
+    let dir = TempDir::new("husk-agent");
+    let socket = dir.path().join("agent.sock");
+    let _listener = UnixListener::bind(&socket).unwrap();
+    let b = with_seccomp(
+        &["true"],
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": socket,
+            "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    let h = Husk::new();
+    let id = unique("notifywrite");
+    let (code, _, err) = h.run_bundle(&b, &id);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+        "{err}"
+    );
+    h.assert_no_trace(&id);
+}
+
+/// startContainer hooks run in the container after its filter is loaded, as runc runs them:
+/// a hook may not make a syscall the container may not.
+#[test]
+fn start_container_hooks_run_under_the_containers_filter() {
+    skip_unless_root!();
+    let mut b = with_seccomp(
+        &["true"],
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]
+        }),
+    );
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]);
+    b.config["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "mkdir /dev/shm/foo"]}]});
+    b.write();
+    let h = Husk::new();
+    let id = unique("hookfilter");
+    let (code, _, err) = h.run_bundle(&b, &id);
+    assert_ne!(code, 0);
+    assert!(err.contains("error running startContainer hook"), "{err}");
+    assert!(err.contains("bad system call"), "{err}");
+    h.assert_no_trace(&id);
+}

@@ -242,6 +242,54 @@ fn cve_2024_21626_no_leaked_fds_and_no_cwd_through_proc_self_fd() {
     h.ok(&["delete", "--force", &id]);
 }
 
+/// The init waiting for `start` holds nothing of its caller's: husk is started with extra fds
+/// open (a file, a pipe, /dev/null, as a test harness or a daemon leaves them), and the
+/// created container's init must not have them, nor a memfd (runc's fd-leak check, done as
+/// its suite does it: every fd of the created init is listed and judged).
+#[test]
+fn a_created_init_holds_none_of_its_callers_fds() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let dir = TempDir::new("husk-callerfds");
+    let caller_file = dir.path().join("caller-output");
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("leak");
+    let script = format!(
+        "exec 4>{} 9</dev/null 7<&0; exec \"$@\"",
+        caller_file.display()
+    );
+    let out = run_to_files(
+        Command::new("sh")
+            .args(["-c", &script, "sh"])
+            .arg(husk_bin())
+            .arg("--root")
+            .arg(h.root.path())
+            .args(["create", "-b", b.path().to_str().unwrap(), &id]),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = h.state(&id)["pid"].as_i64().unwrap();
+    let mut leaked = vec![];
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let target = std::fs::read_link(e.path()).unwrap().display().to_string();
+        let fd: i32 = e.file_name().to_string_lossy().parse().unwrap();
+        let ok = fd <= 2
+            || target.starts_with("socket:[")
+            || target.starts_with("pipe:[") && fd != 7
+            || target.starts_with("anon_inode:")
+            || target.ends_with("/exec.fifo")
+            || target == "/"
+            || target.starts_with(b.rootfs().to_str().unwrap());
+        if !ok {
+            leaked.push(format!("{fd} -> {target}"));
+        }
+    }
+    assert_eq!(leaked, Vec::<String>::new(), "fds of the created init");
+    h.ok(&["delete", &id]);
+}
+
 /// /dev from the bundle (a bind mount), so the container controls it.
 fn bundle_with_own_dev(args: &[&str], dev: impl FnOnce(&Path)) -> TestBundle {
     let mut b = TestBundle::busybox(args);

@@ -201,3 +201,18 @@ fn a_console_symlink_planted_in_the_rootfs_is_not_followed() {
     assert!(err.contains("/dev/console"), "{err}");
     h.assert_no_trace(&id);
 }
+
+/// The pty belongs to the process's user and stays in the tty group (devpts' gid=5), as
+/// runc hands it over: a non-root process can set its own terminal's modes.
+#[test]
+fn the_terminal_belongs_to_the_processes_user() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let mut b = terminal_bundle(&["sh", "-c", "stat -c %u:%g $(tty)"]);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 100});
+    b.write();
+    let id = unique("ttyowner");
+    let (code, out, err) = h.run_bundle(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "1000:5\n");
+}

@@ -73,16 +73,27 @@ impl Cgroup {
 }
 
 impl Cgroup {
-    /// Whether the cgroup is frozen or freezing (asked to be, on v2).
-    pub(crate) fn freezer_asked(&self) -> Result<bool, CgroupError> {
-        let Ok(dir) = freezer_dir(self) else {
-            return Ok(false);
-        };
-        Ok(if dir.v2 {
-            dir.read("cgroup.freeze").as_deref() == Some("1")
-        } else {
-            matches!(dir.read("freezer.state").as_deref(), Some("FROZEN" | "FREEZING"))
-        })
+    /// The first of the container's cgroups that is frozen or freezing (asked to be, on v2),
+    /// in any hierarchy: on a hybrid host the v1 freezer and the cgroup2 tree's cgroup.freeze
+    /// each hold a process that joins.
+    pub(crate) fn frozen_dir(&self) -> Option<std::path::PathBuf> {
+        self.hierarchies
+            .iter()
+            .map(|h| Dir {
+                path: h.dir(),
+                v2: h.v2,
+            })
+            .find(|dir| {
+                if dir.v2 {
+                    dir.read("cgroup.freeze").as_deref() == Some("1")
+                } else {
+                    matches!(
+                        dir.read("freezer.state").as_deref(),
+                        Some("FROZEN" | "FREEZING")
+                    )
+                }
+            })
+            .map(|dir| dir.path)
     }
 }
 

@@ -417,10 +417,10 @@ impl Cgroup {
                 self.listing_hierarchy().dir().display()
             )));
         }
-        if self.freezer_asked()? {
+        if let Some(dir) = self.frozen_dir() {
             return Err(CgroupError::Invalid(format!(
                 "linux.cgroupsPath: container's cgroup unexpectedly frozen ({}); thaw it first",
-                self.listing_hierarchy().dir().display()
+                dir.display()
             )));
         }
         Ok(())

@@ -18,7 +18,8 @@ pub fn process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
         let Some(o) = v.as_object_mut() else {
             bail!("{}: the process must be a JSON object", path.display());
         };
-        o.entry("user").or_insert_with(|| json!({"uid": 0, "gid": 0}));
+        o.entry("user")
+            .or_insert_with(|| json!({"uid": 0, "gid": 0}));
         return serde_path_to_error::deserialize(v)
             .map_err(|e| anyhow::anyhow!("{}: {}: {}", path.display(), e.path(), e.inner()));
     }

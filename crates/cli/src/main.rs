@@ -7,8 +7,8 @@ mod exec;
 mod logging;
 mod update;
 
-
 fn main() {
+    husk_container::inherited_fds::note();
     husk_container::crash_point::start_clock();
     let argv = args::normalize(std::env::args());
     let cli = match args::parse(argv) {

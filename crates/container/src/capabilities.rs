@@ -56,6 +56,21 @@ impl CapPlan {
         })
     }
 
+    /// The ambient capabilities the kernel will not raise because they are not both permitted
+    /// and inheritable: runc warns of each and goes on; so does husk, from the runtime's side,
+    /// where the warning reaches the user (the init's stderr is the container's).
+    pub fn warn_unraisable_ambient(&self) {
+        let both = self.sets.permitted & self.sets.inheritable;
+        for cap in &self.ambient {
+            if both & cap.bitmask() == 0 {
+                tracing::warn!(
+                    "can't raise ambient capability {cap}: it is not in both the permitted and \
+                     the inheritable set"
+                );
+            }
+        }
+    }
+
     /// Every capability asked for the effective, permitted, inheritable or ambient set is one
     /// this process can still have (it is in its bounding set): checked before the container
     /// is reported created, so that a capability that cannot be granted (husk's caller does
@@ -113,7 +128,7 @@ impl CapPlan {
             // ignores that failure. So does husk (logged at debug level: this runs in the
             // container's init, whose stderr belongs to the container).
             if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
-                tracing::debug!("cannot raise ambient {cap}: {e}");
+                tracing::debug!("can't raise ambient capability {cap}: {e}");
             }
         }
         Ok(())

@@ -20,7 +20,7 @@ use crate::crash_point::stage;
 use crate::error::StepContext;
 use crate::exec_stub::ExecStub;
 use crate::fd_socket::PidfdOf;
-use crate::idmapped_mounts::{self, ContainerUserns};
+use crate::idmapped_mounts::{ContainerUserns, MountSources};
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, NamespacePlan};
 use crate::seccomp::{connect_listener, SeccompPlan};
@@ -62,7 +62,7 @@ pub struct Created {
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     crate::state::validate_id(&opts.id)?;
     let mut bundle = Bundle::load(&opts.bundle)?;
-    let exec_stub = protect_husk_binary(&bundle.spec)?;
+    let use_exec_stub = protect_husk_binary(&bundle.spec)?;
     if opts.listen_fds > 0 {
         if let Some(p) = bundle.spec.process_mut() {
             let mut env = p.env().clone().unwrap_or_default();
@@ -76,6 +76,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     }
     stage("bundle-loaded");
     check_supported(&bundle.spec, opts)?;
+    warn_unraisable_ambient(&bundle.spec);
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let plan = NamespacePlan::from_linux(linux);
     let rootless = rootless::is_rootless();
@@ -98,6 +99,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         .as_ref()
         .map(SeccompPlan::compile)
         .transpose()?;
+    if let Some(plan) = &seccomp {
+        tracing::debug!("seccomp filter flags: {}", plan.flags);
+    }
     let seccomp_listener = match seccomp.as_ref().and_then(|p| p.listener.as_ref()) {
         Some(l) if seccomp.as_ref().is_some_and(|p| p.notify) => Some(connect_listener(l)?),
         _ => None,
@@ -171,8 +175,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
                 seccomp: seccomp.as_ref(),
                 seccomp_listener: seccomp_listener.as_ref(),
                 state_lock: dir.lock_fd(),
-                idmapped: Vec::new(),
-                exec_stub: exec_stub.as_ref(),
+                rootless,
+                use_exec_stub,
             })
         }
         ForkResult::Parent { child: pid } => pid,
@@ -213,15 +217,16 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     } else {
         ContainerUserns::None
     };
-    idmapped_mounts::make_and_send(&bundle.spec, &bundle.dir, &userns, &parent)?;
+    let mut sources = MountSources::new(&bundle.spec, &bundle.dir, &userns)?;
     stage("mapped");
     parent.to_child(&ToChild::Proceed)?;
-    // The intermediate reports the init's pid; the init, on the same socket, asks for the
-    // runtime hooks once its mounts are done. The init does not wait for the intermediate,
-    // so on a busy machine its request can come first: take both in either order.
+    // The intermediate reports the init's pid; the init, on the same socket, asks for mount
+    // sources while it mounts and for the runtime hooks once its mounts are done. The init
+    // does not wait for the intermediate, so on a busy machine its requests can come first:
+    // take them in any order.
     let mut hooks_requested = false;
     let pid = loop {
-        match parent.from_child()? {
+        match next_from_init(&parent, &mut sources)? {
             ToParent::InitPid { pid } => break pid,
             ToParent::RunHooks if !hooks_requested => hooks_requested = true,
             ToParent::Error { message } => return Err(Error::Init(message)),
@@ -256,8 +261,17 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
 
     // The init has built the container's world up to pivot_root; the runtime's hooks now.
     if !hooks_requested {
-        expect(&parent, "RunHooks", |m| matches!(m, ToParent::RunHooks))?;
+        match next_from_init(&parent, &mut sources) {
+            Ok(ToParent::RunHooks) => {}
+            Ok(ToParent::Error { message }) => return Err(Error::Init(message)),
+            Ok(other) => return Err(Error::Init(format!("expected RunHooks, got {other:?}"))),
+            Err(Error::Sync(sync::SyncError::Closed)) => {
+                return Err(Error::Init("exited before RunHooks".into()))
+            }
+            Err(e) => return Err(e),
+        }
     }
+    drop(sources);
     let creating = stored.public(Status::Creating);
     if let Err(e) = run_runtime_hooks(&bundle.spec, &creating) {
         let _ = parent.to_child(&ToChild::Error {
@@ -273,7 +287,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
             Ok((ToParent::Console, Some(master))) if console.is_none() => {
                 match &opts.console_socket {
                     Some(socket) => terminal::send_to_console_socket(socket, master.as_fd())?,
-                    None => console = Some(master),
+                    None => console = Some(terminal::kept_by_husk(master)),
                 }
             }
             Ok((ToParent::Ready, _)) => break,
@@ -336,21 +350,19 @@ fn make_cgroup(
 
 /// CVE-2019-5736 (exec_stub.rs, sealed_exe.rs): no process in the container may run the husk
 /// binary. With a pid namespace of its own, the container's init is alone in it until it
-/// execs, and it execs through the sealed stub returned here. Otherwise, or when the stub
-/// cannot be made, husk re-executes itself from a sealed copy now, before anything is made
-/// (and returns None once it runs from it).
-fn protect_husk_binary(spec: &Spec) -> Result<Option<ExecStub>, Error> {
+/// execs, and it execs through a sealed stub it makes when it needs it (true here: the stub
+/// can be made). Otherwise, or when the stub cannot be made, husk re-executes itself from a
+/// sealed copy now, before anything is made (and returns false once it runs from it).
+fn protect_husk_binary(spec: &Spec) -> Result<bool, Error> {
     let own_pid_namespace = spec
         .linux()
         .as_ref()
         .is_some_and(|l| NamespacePlan::from_linux(l).creates(CloneFlags::CLONE_NEWPID));
-    if own_pid_namespace && !sealed_exe::running_from_sealed_copy() {
-        if let Some(stub) = ExecStub::create() {
-            return Ok(Some(stub));
-        }
+    if own_pid_namespace && !sealed_exe::running_from_sealed_copy() && ExecStub::can_make() {
+        return Ok(true);
     }
     sealed_exe::reexec_from_sealed_copy()?;
-    Ok(None)
+    Ok(false)
 }
 
 /// Fork, the child born in `cgroup` when the host allows it (cgroup v2: clone3 with
@@ -391,6 +403,16 @@ fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+fn warn_unraisable_ambient(spec: &Spec) {
+    let caps = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref());
+    if let Ok(plan) = crate::capabilities::CapPlan::from_spec(caps) {
+        plan.warn_unraisable_ambient();
+    }
 }
 
 /// runc's rules for where a terminal's master goes: a detached container needs a socket to
@@ -454,6 +476,28 @@ fn run_runtime_hooks(spec: &Spec, state: &ContainerState) -> Result<(), hooks::H
         None,
         None,
     )
+}
+
+/// The init's next message other than a mount-source request; those are answered on the way
+/// (idmapped_mounts.rs).
+fn next_from_init(parent: &sync::Channel, sources: &mut MountSources) -> Result<ToParent, Error> {
+    loop {
+        match parent.from_child_with_fd()? {
+            (ToParent::MountSource { index }, Some(mntns)) => {
+                match sources.open(index, mntns.as_fd()) {
+                    Ok(fd) => {
+                        parent.to_child_with_fd(&ToChild::MountSource { index }, fd.as_fd())?
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        let _ = parent.to_child(&ToChild::Error { message });
+                        return Err(e.into());
+                    }
+                }
+            }
+            (msg, _) => return Ok(msg),
+        }
+    }
 }
 
 fn expect(

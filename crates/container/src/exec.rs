@@ -131,6 +131,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
     drop(pidfd);
     // Read now: the forked side cannot read the container's config files once inside.
     let plan = ExecPlan::from_process(&opts.process)?;
+    plan.caps.warn_unraisable_ambient();
     // The container's seccomp filter applies to every process in it.
     let seccomp = stored
         .config
@@ -144,12 +145,9 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
         _ => None,
     };
     let container = stored.public(status);
+    let no_linux = oci_spec::runtime::Linux::default();
     let filter = Filter {
-        personality: stored
-            .config
-            .linux()
-            .as_ref()
-            .and_then(|l| l.personality().as_ref()),
+        linux: stored.config.linux().as_ref().unwrap_or(&no_linux),
         plan: seccomp.as_ref(),
         listener: listener.as_ref(),
         state: &container,
@@ -276,7 +274,7 @@ fn sub_cgroup(cg: &Cgroup, specs: &[String]) -> Result<Cgroup, Error> {
             .any(|c| !matches!(c, std::path::Component::Normal(_)))
         {
             return Err(Error::BadCgroup(format!(
-                "--cgroup {spec:?}: the path must stay inside the container's cgroup"
+                "--cgroup {spec:?}: bad sub cgroup path: it must stay inside the container's cgroup"
             )));
         }
         let mut matched = controllers.is_empty();
@@ -292,7 +290,7 @@ fn sub_cgroup(cg: &Cgroup, specs: &[String]) -> Result<Cgroup, Error> {
             let sub = h.rel.join(rel);
             if !h.mount.join(&sub).is_dir() {
                 return Err(Error::BadCgroup(format!(
-                    "--cgroup {spec:?}: {} does not exist",
+                    "--cgroup {spec:?}: adding pid to {}: no such file or directory",
                     h.mount.join(&sub).display()
                 )));
             }
@@ -300,7 +298,8 @@ fn sub_cgroup(cg: &Cgroup, specs: &[String]) -> Result<Cgroup, Error> {
         }
         if !matched {
             return Err(Error::BadCgroup(format!(
-                "--cgroup {spec:?}: the container has no such controller"
+                "--cgroup {spec:?}: unknown controller {:?}: the container has no such controller",
+                controllers.join(",")
             )));
         }
     }
@@ -357,7 +356,8 @@ fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
 /// What an exec'd process takes from the container's config beyond its own process: the
 /// personality, the seccomp filter, its agent's socket and the state to send the agent.
 struct Filter<'a> {
-    personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    /// The container's `linux` (personality, memory policy).
+    linux: &'a oci_spec::runtime::Linux,
     plan: Option<&'a SeccompPlan>,
     listener: Option<&'a std::os::unix::net::UnixStream>,
     state: &'a husk_spec::ContainerState,
@@ -380,6 +380,25 @@ fn intermediate_side(
     filter: &Filter<'_>,
     preserve_fds: u32,
 ) -> ! {
+    crate::inherited_fds::close_in_child(preserve_fds);
+    // execCPUAffinity.initial, before the process joins the container's cgroup; otherwise
+    // every CPU, not the affinity of whoever ran husk.
+    match process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().clone())
+    {
+        Some(cpus) => {
+            tracing::debug!(
+                "exec: CPU affinity {:#x} ({cpus}) until the container's cgroup is joined",
+                crate::cpu_affinity::mask_of(&cpus)
+            );
+            if let Err(e) = crate::cpu_affinity::set(&cpus, "process.execCPUAffinity.initial") {
+                die(channel, e);
+            }
+        }
+        None => crate::cpu_affinity::reset(),
+    }
     let enter = || -> Result<(), SysError> {
         // Not dumpable: nothing in the container may open /proc/<pid>/exe or our fds while we
         // are inside (CVE-2019-5736); exec resets it.
@@ -387,7 +406,7 @@ fn intermediate_side(
         channel
             .to_parent(&ToParent::Hello)
             .map_err(|e| fail("sync", e))?;
-        let _ = channel.expect_proceed().map_err(|e| fail("sync", e))?;
+        channel.expect_proceed().map_err(|e| fail("sync", e))?;
         for (flag, name, fd) in &target.namespaces {
             setns(fd, *flag).step(|| format!("joining the container's {name} namespace"))?;
         }
@@ -457,13 +476,24 @@ fn process_side(
     plan.finish_env();
     let exe = plan.find_executable()?;
     let cwd = plan.open_cwd()?;
-    crate::process::apply_scheduling(process, filter.personality)?;
+    let in_cwd = plan.enter_cwd_early(&cwd)?;
+    crate::process::apply_scheduling(process, filter.linux)?;
+    // execCPUAffinity.final, now that the process is in the container's cgroup.
+    if let Some(cpus) = process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().clone())
+    {
+        crate::cpu_affinity::set(&cpus, "process.execCPUAffinity.final")?;
+    }
     sys::cloexec_from(3 + preserve_fds).step(|| "marking fds close-on-exec")?;
     if !plan.no_new_privs {
         filter.install(host_pid)?;
     }
     plan.become_user()?;
-    plan.enter_cwd(&cwd)?;
+    if !in_cwd {
+        plan.enter_cwd_as_user(&cwd)?;
+    }
     plan.apply_umask();
     if plan.no_new_privs {
         filter.install(host_pid)?;

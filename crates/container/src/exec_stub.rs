@@ -45,6 +45,20 @@ impl ExecStub {
         }
     }
 
+    /// Whether a stub can be made here (an architecture it is written for, and executable
+    /// memfds). The init makes its own when it needs one, so that the init waiting for
+    /// `start` holds no memfd.
+    pub fn can_make() -> bool {
+        Self::create().is_some()
+    }
+
+    /// A stub, or why there is none though `can_make` said there would be.
+    pub fn make() -> Result<ExecStub, crate::error::SysError> {
+        Self::create().ok_or_else(|| {
+            crate::error::fail("making the exec stub", "memfd_create or sealing failed")
+        })
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()
     }
@@ -102,7 +116,19 @@ mod tests {
         assert_eq!(out.status.code(), Some(127));
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
-            "husk: exec failed: errno 2\n"
+            "exec /nonexistent: no such file or directory\n"
+        );
+        // A directory: EACCES, in runc's words.
+        let out = run(&stub, &stub.argv(c"/", &[c"x".into()]), &[]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "exec /: permission denied\n"
+        );
+        // A file used as a directory: ENOTDIR.
+        let out = run(&stub, &stub.argv(c"/etc/passwd/x", &[c"x".into()]), &[]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "exec /etc/passwd/x: not a directory\n"
         );
         assert!(out.status.signal().is_none());
     }

@@ -151,7 +151,7 @@ fn run_one(
     }
     let status = match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit status {c}"),
-        (_, Some(s)) => format!("killed by signal {s}"),
+        (_, Some(s)) => format!("signal: {}", signal_words(s)),
         _ => status.to_string(),
     };
     let mut text = String::new();
@@ -188,4 +188,46 @@ fn through_stub(cmd: &mut Command, stub: &ExecStub, hook: &Hook, args: &[String]
     let argv = stub.argv(&path, &argv);
     let envp: Vec<CString> = env.iter().map(|e| to_c(e.as_bytes())).collect();
     sys::exec_fd_instead(cmd, stub.fd().as_raw_fd(), sys::ExecArgs::new(argv, envp));
+}
+
+/// How Go names signal `s` (`signal: bad system call`): runc's hook errors carry it, and
+/// its suite matches on it.
+fn signal_words(s: i32) -> String {
+    const GO_NAMES: [&str; 31] = [
+        "hangup",
+        "interrupt",
+        "quit",
+        "illegal instruction",
+        "trace/breakpoint trap",
+        "aborted",
+        "bus error",
+        "floating point exception",
+        "killed",
+        "user defined signal 1",
+        "segmentation fault",
+        "user defined signal 2",
+        "broken pipe",
+        "alarm clock",
+        "terminated",
+        "stack fault",
+        "child exited",
+        "continued",
+        "stopped (signal)",
+        "stopped",
+        "stopped (tty input)",
+        "stopped (tty output)",
+        "urgent I/O condition",
+        "CPU time limit exceeded",
+        "file size limit exceeded",
+        "virtual timer expired",
+        "profiling timer expired",
+        "window changed",
+        "I/O possible",
+        "power failure",
+        "bad system call",
+    ];
+    usize::try_from(s - 1)
+        .ok()
+        .and_then(|i| GO_NAMES.get(i))
+        .map_or_else(|| format!("signal {s}"), |n| n.to_string())
 }

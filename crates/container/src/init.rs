@@ -46,12 +46,13 @@ pub struct InitArgs<'a> {
     pub seccomp_listener: Option<&'a std::os::unix::net::UnixStream>,
     /// husk's lock on the state directory (closed first thing: see ContainerDir::lock_fd).
     pub state_lock: std::os::fd::RawFd,
-    /// The detached idmapped mounts the parent made, by index in `mounts` (set by the
-    /// intermediate when they arrive).
-    pub idmapped: Vec<(usize, OwnedFd)>,
-    /// The sealed stub the container's process and in-container hooks are exec'd through,
-    /// unless husk runs from a sealed copy of itself (exec_stub.rs).
-    pub exec_stub: Option<&'a ExecStub>,
+    /// husk runs unprivileged: it cannot enter the container's mount namespace to open a
+    /// bind source for the init.
+    pub rootless: bool,
+    /// Whether the container's process and in-container hooks are exec'd through a sealed
+    /// stub the init makes when it needs it (not when husk runs from a sealed copy of itself;
+    /// exec_stub.rs).
+    pub use_exec_stub: bool,
 }
 
 /// Report `err` to the parent and exit. Used by both forked processes.
@@ -70,11 +71,12 @@ fn die(channel: &Channel, err: impl std::fmt::Display) -> ! {
 }
 
 /// The intermediate process: namespaces, then fork the init and report its pid.
-pub fn intermediate(mut args: InitArgs<'_>) -> ! {
+pub fn intermediate(args: InitArgs<'_>) -> ! {
     let _ = nix::unistd::close(args.state_lock);
-    match intermediate_steps(&args) {
-        Ok(idmapped) => args.idmapped = idmapped,
-        Err(e) => die(&args.channel, e),
+    crate::inherited_fds::close_in_child(args.preserve_fds);
+    crate::cpu_affinity::reset();
+    if let Err(e) = intermediate_steps(&args) {
+        die(&args.channel, e)
     }
     match sys::fork_sibling() {
         Err(e) => die(&args.channel, fail("forking the container init", e)),
@@ -88,7 +90,7 @@ pub fn intermediate(mut args: InitArgs<'_>) -> ! {
     }
 }
 
-fn intermediate_steps(a: &InitArgs<'_>) -> Result<Vec<(usize, OwnedFd)>, String> {
+fn intermediate_steps(a: &InitArgs<'_>) -> Result<(), String> {
     a.plan.join_all().map_err(|e| e.to_string())?;
     a.plan.unshare_user().map_err(|e| e.to_string())?;
     // The parent now puts us in the cgroup (before a cgroup namespace is made, so that its
@@ -96,20 +98,56 @@ fn intermediate_steps(a: &InitArgs<'_>) -> Result<Vec<(usize, OwnedFd)>, String>
     a.channel
         .to_parent(&ToParent::Hello)
         .map_err(|e| e.to_string())?;
-    let idmapped = a.channel.expect_proceed().map_err(|e| e.to_string())?;
-    if a.plan.new_user {
-        // Become root of the new user namespace, so files made during setup are owned by a
-        // mapped id. A mapping without 0 keeps the ids we have.
-        let _ = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
-        let _ = setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
-    }
+    a.channel.expect_proceed().map_err(|e| e.to_string())?;
     a.plan.unshare_rest().map_err(|e| e.to_string())?;
+    // Before the uid changes below: a change of uid makes the process non-dumpable, and
+    // /proc/self/timens_offsets then belongs to the host's root, which a new user namespace
+    // does not map (EACCES).
     if a.plan.creates(namespaces::flag(LinuxNamespaceType::Time)) {
         if let Some(linux) = a.bundle.spec.linux() {
             namespaces::write_time_offsets(linux).map_err(|e| e.to_string())?;
         }
     }
-    Ok(idmapped)
+    // In a user namespace created or joined: files the init makes must belong to a mapped id
+    // (as an unmapped id, mkdir fails with EOVERFLOW).
+    if a.plan.has_userns() {
+        become_userns_root().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Ask husk for the source of `mounts[index]`, opened in our mount namespace (sent along):
+/// see idmapped_mounts.rs.
+fn mount_source_from_husk(channel: &Channel, index: usize) -> Result<OwnedFd, SysError> {
+    let what = || format!("mounts[{index}]: the source from husk");
+    let ns = std::fs::File::open("/proc/self/ns/mnt").step(what)?;
+    channel
+        .to_parent_with_fd(&ToParent::MountSource { index }, ns.as_fd())
+        .map_err(|e| fail(what(), e))?;
+    match channel.from_parent_with_fd().map_err(|e| fail(what(), e))? {
+        (ToChild::MountSource { index: i }, Some(fd)) if i == index => Ok(fd),
+        (ToChild::Error { message }, _) => Err(fail(what(), message)),
+        (other, _) => Err(fail(what(), format!("unexpected {other:?}"))),
+    }
+}
+
+/// Become root of the container's user namespace, so that files made during setup are owned
+/// by a mapped id. A mapping without 0 keeps the ids we have (the kernel's EINVAL); any other
+/// failure is an error.
+fn become_userns_root() -> Result<(), SysError> {
+    let zero = |e: nix::Error| {
+        if e == nix::Error::EINVAL {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    };
+    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .or_else(zero)
+        .step(|| "setresgid(0) in the container's user namespace")?;
+    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .or_else(zero)
+        .step(|| "setresuid(0) in the container's user namespace")
 }
 
 /// The container's init.
@@ -157,11 +195,12 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         in_userns: a.plan.has_userns(),
         new_cgroupns: a.plan.creates(CloneFlags::CLONE_NEWCGROUP),
         cgroup: a.cgroup,
+        source_from_husk: &|index| mount_source_from_husk(&a.channel, index),
+        husk_opens_sources: !a.rootless,
     };
     let all_mounts = spec.mounts().clone().unwrap_or_default();
     for (i, m) in all_mounts.iter().enumerate() {
-        let idmapped = a.idmapped.iter().find(|(j, _)| *j == i).map(|(_, fd)| fd);
-        mounts::mount_entry(&ctx, m, idmapped)?;
+        mounts::mount_entry(&ctx, i, m)?;
     }
     let dev_from_host = all_mounts.iter().any(|m| {
         mounts::destination(m) == Path::new("/dev")
@@ -196,7 +235,8 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         .as_ref()
         .and_then(|h| h.create_container().clone())
     {
-        hooks::run("createContainer", &h, &state, a.exec_stub, None)
+        let stub = a.use_exec_stub.then(ExecStub::make).transpose()?;
+        hooks::run("createContainer", &h, &state, stub.as_ref(), None)
             .map_err(|e| fail("createContainer hooks", e))?;
     }
 
@@ -227,6 +267,9 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
             .map_err(|e| fail("sending the pty master", e))?;
         terminal::become_controlling(&pty.slave)?;
     }
+    // A read-only /dev, once /dev/console is in it too.
+    let ctx = MountContext { root: &root, ..ctx };
+    mounts::finish_readonly_dev(&ctx, &all_mounts)?;
     if let Some(sysctls) = linux.sysctl().as_ref().filter(|s| !s.is_empty()) {
         let procfs = sys::private_procfs().step(|| "linux.sysctl: a private procfs instance")?;
         for (key, value) in sysctls {
@@ -280,16 +323,12 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         sys::exit_now(127)
     };
     state.status = Status::Created;
-    if let Some(h) = spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.start_container().clone())
-    {
-        // As in runc, a startContainer hook without env inherits the process's environment.
-        if let Err(e) = hooks::run("startContainer", &h, &state, a.exec_stub, Some(&exec.env)) {
-            report(&mut fifo, fail("startContainer hooks", e));
-        }
-    }
+    let hook_state = state.clone();
+    // Made now, not held while waiting for start (runc's fd-leak check looks at that init).
+    let stub = match a.use_exec_stub.then(ExecStub::make).transpose() {
+        Ok(stub) => stub,
+        Err(e) => report(&mut fifo, e),
+    };
     state.status = Status::Running;
     let seccomp = |state: &husk_spec::ContainerState| -> Result<(), SysError> {
         match a.seccomp {
@@ -299,7 +338,8 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     };
     let finish = || -> Result<(), SysError> {
         let cwd = exec.open_cwd()?;
-        crate::process::apply_scheduling(process, linux.personality().as_ref())?;
+        let in_cwd = exec.enter_cwd_early(&cwd)?;
+        crate::process::apply_scheduling(process, linux)?;
         // Nothing of husk's may reach the container but stdio and the preserved fds
         // (CVE-2024-21626); the FIFO and the host /proc fd are close-on-exec too.
         sys::cloexec_from(3 + a.preserve_fds).step(|| "marking fds close-on-exec")?;
@@ -307,7 +347,9 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
             seccomp(&state)?;
         }
         exec.become_user()?;
-        exec.enter_cwd(&cwd)?;
+        if !in_cwd {
+            exec.enter_cwd_as_user(&cwd)?;
+        }
         exec.apply_umask();
         // Last, so that nothing of husk's own setup runs under the container's filter.
         if exec.no_new_privs {
@@ -318,7 +360,25 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     if let Err(e) = finish() {
         report(&mut fifo, e);
     }
-    let e = exec.exec(&exe, a.exec_stub);
+    // As runc: startContainer hooks run last, as the container's user and under its seccomp
+    // filter, just before the process.
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().clone())
+    {
+        // As in runc, a startContainer hook without env inherits the process's environment.
+        if let Err(e) = hooks::run(
+            "startContainer",
+            &h,
+            &hook_state,
+            stub.as_ref(),
+            Some(&exec.env),
+        ) {
+            report(&mut fifo, fail("startContainer hooks", e));
+        }
+    }
+    let e = exec.exec(&exe, stub.as_ref());
     report(&mut fifo, e)
 }
 

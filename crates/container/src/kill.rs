@@ -141,7 +141,11 @@ mod tests {
         assert_eq!(parse_signal("sigterm").unwrap(), 15);
         assert_eq!(parse_signal("9").unwrap(), 9);
         assert_eq!(parse_signal("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
-        assert_eq!(parse_signal("0").unwrap(), 0, "a liveness check, as kill -0");
+        assert_eq!(
+            parse_signal("0").unwrap(),
+            0,
+            "a liveness check, as kill -0"
+        );
         for bad in ["65", "FOO", "", "-9"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }

@@ -7,6 +7,8 @@
 #![deny(unsafe_code)]
 
 pub mod capabilities;
+pub mod copy_tree;
+pub mod cpu_affinity;
 pub mod crash_point;
 pub mod create;
 pub mod delete;
@@ -19,11 +21,13 @@ pub mod fd_socket;
 pub mod features;
 pub mod hooks;
 pub mod idmapped_mounts;
+pub mod inherited_fds;
 pub mod init;
 pub mod io_priority;
 pub mod kill;
 pub mod lsm;
 pub mod masked_paths;
+pub mod memory_policy;
 pub mod mounts;
 pub mod namespaces;
 pub mod pause;

@@ -154,6 +154,10 @@ pub struct MountContext<'a> {
     pub in_userns: bool,
     pub new_cgroupns: bool,
     pub cgroup: Option<&'a Cgroup>,
+    /// Asks husk for the source of `mounts[index]` (idmapped_mounts.rs).
+    pub source_from_husk: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
+    /// Whether husk can open a bind source the init cannot reach (not when rootless).
+    pub husk_opens_sources: bool,
 }
 
 /// The destination as an absolute container path (a relative one is taken from "/").
@@ -161,24 +165,15 @@ pub fn destination(m: &Mount) -> PathBuf {
     Path::new("/").join(m.destination())
 }
 
-/// Mount one entry of `mounts`. An idmapped mount comes made, detached, from the parent
-/// (see idmapped_mounts.rs) and is moved onto its destination.
-pub fn mount_entry(
-    ctx: &MountContext<'_>,
-    m: &Mount,
-    idmapped: Option<&OwnedFd>,
-) -> Result<(), SysError> {
+/// Mount `mounts[index]`. An idmapped mount comes made, detached, from husk (see
+/// idmapped_mounts.rs) and is moved onto its destination.
+pub fn mount_entry(ctx: &MountContext<'_>, index: usize, m: &Mount) -> Result<(), SysError> {
     let dest = destination(m);
     let typ = m.typ().clone().unwrap_or_default();
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
-    if opts.idmap || m.uid_mappings().is_some() {
-        let Some(tree) = idmapped else {
-            return Err(fail(
-                format!("mounting {}", dest.display()),
-                "the idmapped mount was not made by the parent",
-            ));
-        };
-        attach_idmapped(ctx, tree, &dest, &opts)?;
+    if crate::idmapped_mounts::wanted(m) {
+        let tree = (ctx.source_from_husk)(index)?;
+        attach_idmapped(ctx, &tree, &dest, &opts)?;
         return apply_after(ctx, &dest, &opts);
     }
     if typ == "cgroup"
@@ -190,15 +185,31 @@ pub fn mount_entry(
         return mount_cgroup(ctx, &dest, &opts);
     }
     if opts.is_bind() || typ == "bind" {
-        bind_mount(ctx, m, &dest, &opts)?;
+        bind_mount(ctx, index, m, &dest, &opts)?;
     } else {
         if typ == "proc" || typ == "sysfs" {
             ordinary_directory(ctx, &dest, &typ)?;
         }
+        let existed = ctx.root.lookup(&dest).is_ok();
         let target = ctx.root.mkdir_all(&dest, 0o755)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
-        let data = opts.data.join(",");
-        let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        let mut data = opts.data.clone();
+        let copy_up = take(&mut data, "tmpcopyup");
+        if typ == "tmpfs" && existed && !data.iter().any(|d| d.starts_with("mode=")) {
+            // As runc: a tmpfs over a directory keeps that directory's mode (without mode=,
+            // the tmpfs default, 1777, would open it to everyone).
+            data.push(format!("mode={:o}", mode_of(&target)?));
+        }
+        let mut flags = opts.flags & !MsFlags::MS_REMOUNT;
+        if dest == Path::new("/dev") {
+            // A read-only /dev is made read-only once the devices are in it (init.rs).
+            flags.remove(MsFlags::MS_RDONLY);
+        }
+        if copy_up && typ == "tmpfs" {
+            tmpfs_copying_up(ctx, &target, &dest, flags, &data)?;
+            return apply_after(ctx, &dest, &opts);
+        }
+        let data = data.join(",");
         let res = mount(
             Some(&source),
             &fd_path(target.as_fd()),
@@ -240,6 +251,39 @@ fn ordinary_directory(ctx: &MountContext<'_>, dest: &Path, typ: &str) -> Result<
     }
 }
 
+/// Remove `option` from `data`; whether it was there.
+fn take(data: &mut Vec<String>, option: &str) -> bool {
+    let before = data.len();
+    data.retain(|d| d != option);
+    data.len() != before
+}
+
+fn mode_of(fd: &OwnedFd) -> Result<u32, SysError> {
+    let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(fd)).step(|| "stat")?;
+    Ok(st.st_mode & 0o7777)
+}
+
+/// `tmpcopyup` (runc's): the tmpfs starts with a copy of what the directory held. It is made
+/// detached, filled from the directory, then moved over it.
+fn tmpfs_copying_up(
+    ctx: &MountContext<'_>,
+    target: &OwnedFd,
+    dest: &Path,
+    flags: MsFlags,
+    data: &[String],
+) -> Result<(), SysError> {
+    let tmpfs =
+        sys::detached_tmpfs(data).step(|| format!("making the tmpfs for {}", dest.display()))?;
+    crate::copy_tree::copy(&fd_path(target.as_fd()), &fd_path(tmpfs.as_fd()))
+        .step(|| format!("tmpcopyup: copying {} into its tmpfs", dest.display()))?;
+    sys::move_mount_onto(tmpfs.as_fd(), target.as_fd())
+        .step(|| format!("moving the tmpfs onto {}", dest.display()))?;
+    if !flags.is_empty() {
+        remount(ctx, dest, flags)?;
+    }
+    Ok(())
+}
+
 fn attach_idmapped(
     ctx: &MountContext<'_>,
     tree: &OwnedFd,
@@ -276,19 +320,34 @@ fn remount_bind_flags(
 
 fn bind_mount(
     ctx: &MountContext<'_>,
+    index: usize,
     m: &Mount,
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), SysError> {
     let source = m.source().clone().unwrap_or_default();
-    let source = if source.is_absolute() {
+    let mut source = if source.is_absolute() {
         source
     } else {
         ctx.bundle.join(source)
     };
-    let meta =
-        std::fs::metadata(&source).step(|| format!("bind mount source {}", source.display()))?;
-    let target = if meta.is_dir() {
+    // A source the init cannot reach (under a 0700 directory, for the root of a new user
+    // namespace) is opened by husk in our mount namespace, as runc does; mounted through
+    // its fd.
+    let opened;
+    let is_dir = match std::fs::metadata(&source) {
+        Err(e) if ctx.husk_opens_sources && e.raw_os_error() == Some(libc::EACCES) => {
+            opened = (ctx.source_from_husk)(index)?;
+            source = fd_path(opened.as_fd());
+            let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&opened))
+                .step(|| format!("bind mount source {}", source.display()))?;
+            st.st_mode & libc::S_IFMT == libc::S_IFDIR
+        }
+        other => other
+            .step(|| format!("bind mount source {}", source.display()))?
+            .is_dir(),
+    };
+    let target = if is_dir {
         ctx.root.mkdir_all(dest, 0o755)?
     } else {
         ctx.root.mkfile(dest)?
@@ -323,6 +382,24 @@ fn remount(ctx: &MountContext<'_>, dest: &Path, mut flags: MsFlags) -> Result<()
         None::<&str>,
     )
     .step(|| format!("remounting {} with {:?}", dest.display(), flags))
+}
+
+/// A `/dev` mount asked read-only is mounted writable so its nodes and symlinks can be made;
+/// this makes it read-only afterwards, as runc does.
+pub fn finish_readonly_dev(ctx: &MountContext<'_>, mounts: &[Mount]) -> Result<(), SysError> {
+    let Some(m) = mounts
+        .iter()
+        .rev()
+        .find(|m| destination(m) == Path::new("/dev"))
+    else {
+        return Ok(());
+    };
+    let opts = parse_options(m.options().as_deref().unwrap_or_default());
+    if opts.is_bind() || !opts.flags.contains(MsFlags::MS_RDONLY) {
+        return Ok(());
+    }
+    let keep = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    remount(ctx, Path::new("/dev"), keep | MsFlags::MS_RDONLY)
 }
 
 /// The flags of the mount `fd` is on that an unprivileged remount must keep.

@@ -96,8 +96,27 @@ impl NamespacePlan {
                 .step(|| format!("opening namespace {}", path.display()))?;
             fds.push((*f, fd, path));
         }
-        for (f, fd, path) in fds {
-            setns(&fd, f).step(|| format!("joining namespace {}", path.display()))?;
+        // As runc: first every namespace but the user namespace, passing over those we may
+        // not join yet (one owned by the user namespace we are about to join); then the
+        // user namespace; then the rest, with the capabilities it gives. A namespace the
+        // host owns (a netns made outside) can only be joined before the user namespace.
+        let user = CloneFlags::CLONE_NEWUSER;
+        let mut left: Vec<_> = fds;
+        for pass in [Pass::OthersMayWait, Pass::User, Pass::Others] {
+            let mut waiting = Vec::new();
+            for (f, fd, path) in left {
+                if (f == user) != (pass == Pass::User) {
+                    waiting.push((f, fd, path));
+                    continue;
+                }
+                match setns(&fd, f) {
+                    Err(nix::Error::EPERM) if pass == Pass::OthersMayWait => {
+                        waiting.push((f, fd, path))
+                    }
+                    other => other.step(|| format!("joining namespace {}", path.display()))?,
+                }
+            }
+            left = waiting;
         }
         Ok(())
     }
@@ -115,6 +134,13 @@ impl NamespacePlan {
         }
         Ok(())
     }
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Pass {
+    OthersMayWait,
+    User,
+    Others,
 }
 
 /// A map as /proc/PID/uid_map takes it: one `inside outside count` line per range.

@@ -148,9 +148,20 @@ impl ExecPlan {
             .step(step)
     }
 
-    /// Enter the working directory opened by `open_cwd`, as the user (fchdir checks the
-    /// user's search permission on it).
-    pub fn enter_cwd(&self, dir: &OwnedFd) -> Result<(), SysError> {
+    /// Enter the working directory opened by `open_cwd` while still root, as runc does, so
+    /// that a cwd the user could not search but the runtime can (/root, mode 0700) works. The
+    /// bool says whether it is done; if root itself may not enter it (a directory only the
+    /// container's user owns, rootless), `enter_cwd_as_user` does it after the user switch.
+    pub fn enter_cwd_early(&self, dir: &OwnedFd) -> Result<bool, SysError> {
+        match nix::unistd::fchdir(dir.as_raw_fd()) {
+            Ok(()) => Ok(true),
+            Err(nix::Error::EACCES) => Ok(false),
+            Err(e) => Err(e).step(|| format!("chdir to process.cwd {}", self.cwd.display())),
+        }
+    }
+
+    /// Enter the working directory as the user, when `enter_cwd_early` could not.
+    pub fn enter_cwd_as_user(&self, dir: &OwnedFd) -> Result<(), SysError> {
         nix::unistd::fchdir(dir.as_raw_fd())
             .step(|| format!("chdir to process.cwd {}", self.cwd.display()))
     }
@@ -206,13 +217,14 @@ fn executable(p: &Path) -> Result<(), String> {
     }
 }
 
-/// `process.scheduler`, `process.ioPriority` and `linux.personality`: set just before the
-/// privileges are dropped (real-time scheduling needs CAP_SYS_NICE), for the init and for
-/// every exec'd process.
-pub fn apply_scheduling(
-    p: &Process,
-    personality: Option<&oci_spec::runtime::LinuxPersonality>,
-) -> Result<(), SysError> {
+/// `process.scheduler`, `process.ioPriority`, `linux.personality` and `linux.memoryPolicy`:
+/// set just before the privileges are dropped (real-time scheduling needs CAP_SYS_NICE), for
+/// the init and for every exec'd process.
+pub fn apply_scheduling(p: &Process, linux: &oci_spec::runtime::Linux) -> Result<(), SysError> {
+    let personality = linux.personality().as_ref();
+    if let Some(mp) = linux.memory_policy() {
+        crate::memory_policy::apply(mp)?;
+    }
     if let Some(s) = p.scheduler() {
         crate::scheduler::apply(s)?;
     }

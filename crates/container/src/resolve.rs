@@ -95,55 +95,44 @@ impl Root {
         }
     }
 
-    /// Make every directory of `dest` inside the rootfs (like `mkdir -p`), returning an O_PATH fd
-    /// on the last one. Each level is resolved from the root again, so a symlink planted in the
-    /// path is followed only inside the rootfs.
+    /// Make every directory of `dest` inside the rootfs (like `mkdir -p`), returning an O_PATH
+    /// fd on the last one. Symlinks on the way are followed inside the rootfs, and the
+    /// directories they lead to are made too, as runc's MkdirAllInRoot does.
     pub fn mkdir_all(&self, dest: &Path, mode: u32) -> Result<OwnedFd, SysError> {
-        let rel = inner(dest);
-        let mut cur = PathBuf::new();
-        let mut parent = sys::openat2(self.fd(), c".", libc::O_PATH | libc::O_DIRECTORY, 0, 0)
-            .step(|| "opening rootfs")?;
-        for comp in rel.components() {
-            cur.push(comp);
-            let fd = match self.open_path(&cur, libc::O_PATH | libc::O_DIRECTORY) {
-                Ok(fd) => fd,
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    match nix::sys::stat::mkdirat(
-                        Some(parent.as_raw_fd()),
-                        comp.as_os_str(),
-                        Mode::from_bits_truncate(mode),
-                    ) {
-                        Ok(()) | Err(nix::Error::EEXIST) => {}
-                        Err(e) => {
-                            return Err(e).step(|| {
-                                format!("creating directory {} in the rootfs", cur.display())
-                            })
-                        }
-                    }
-                    self.open_path(&cur, libc::O_PATH | libc::O_DIRECTORY)
-                        .step(|| format!("opening {} in the rootfs", cur.display()))?
-                }
+        let path = self.resolve_creating(dest, mode)?;
+        if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
+            let parent = self.open_dir(parent)?;
+            match nix::sys::stat::mkdirat(
+                Some(parent.as_raw_fd()),
+                name,
+                Mode::from_bits_truncate(mode),
+            ) {
+                Ok(()) | Err(nix::Error::EEXIST) => {}
                 Err(e) => {
-                    return Err(e).step(|| format!("opening {} in the rootfs", cur.display()))
+                    return Err(e)
+                        .step(|| format!("creating directory {} in the rootfs", path.display()))
                 }
-            };
-            parent = fd;
+            }
         }
-        Ok(parent)
+        self.open_path(&path, libc::O_PATH | libc::O_DIRECTORY)
+            .step(|| format!("opening {} in the rootfs", path.display()))
     }
 
     /// Make sure a non-directory exists at `dest` (for bind-mounting a file), creating its
-    /// parents; returns an O_PATH fd on it.
+    /// parents, following symlinks inside the rootfs (a dangling one gets its target made);
+    /// returns an O_PATH fd on it.
     pub fn mkfile(&self, dest: &Path) -> Result<OwnedFd, SysError> {
         if let Ok(fd) = self.lookup(dest) {
             return Ok(fd);
         }
-        let rel = inner(dest);
-        let parent_path = rel.parent().unwrap_or(Path::new(""));
-        let name = rel.file_name().ok_or_else(|| {
-            crate::error::fail(format!("creating {}", dest.display()), "no file name")
-        })?;
-        let parent = self.mkdir_all(parent_path, 0o755)?;
+        let path = self.resolve_creating(dest, 0o755)?;
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(crate::error::fail(
+                format!("creating {}", dest.display()),
+                "no file name",
+            ));
+        };
+        let parent = self.open_dir(parent)?;
         match sys::openat(
             parent.as_fd(),
             &cstr(Path::new(name)),
@@ -153,11 +142,82 @@ impl Root {
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
             Err(e) => {
-                return Err(e).step(|| format!("creating file {} in the rootfs", dest.display()))
+                return Err(e).step(|| format!("creating file {} in the rootfs", path.display()))
             }
         }
-        self.lookup(dest)
-            .step(|| format!("opening {} in the rootfs", dest.display()))
+        self.lookup(&path)
+            .step(|| format!("opening {} in the rootfs", path.display()))
+    }
+
+    /// An O_PATH fd on the directory `rel` (a path without symlinks, from `resolve_creating`).
+    fn open_dir(&self, rel: &Path) -> Result<OwnedFd, SysError> {
+        self.open_path(rel, libc::O_PATH | libc::O_DIRECTORY)
+            .step(|| format!("opening {} in the rootfs", rel.display()))
+    }
+
+    /// `dest` resolved inside the rootfs as the kernel would resolve it there: symlinks
+    /// followed (absolute ones from the rootfs, `..` never above it), the missing directories
+    /// on the way made with `mode`. The last component is left to the caller: it may not
+    /// exist. The result has no symlink in it, and every lookup is made by fd under the
+    /// rootfs (RESOLVE_IN_ROOT), so nothing can lead outside.
+    fn resolve_creating(&self, dest: &Path, mode: u32) -> Result<PathBuf, SysError> {
+        let mut todo: Vec<std::ffi::OsString> =
+            inner(dest).iter().rev().map(|c| c.to_owned()).collect();
+        let mut cur = PathBuf::new();
+        let mut links = 0;
+        while let Some(name) = todo.pop() {
+            if name == ".." {
+                cur.pop();
+                continue;
+            }
+            if name == "." || name.is_empty() {
+                continue;
+            }
+            let parent = self.open_dir(&cur)?;
+            let step = || format!("resolving {} in the rootfs", dest.display());
+            let st = nix::sys::stat::fstatat(
+                Some(parent.as_raw_fd()),
+                name.as_os_str(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            );
+            match st {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                    links += 1;
+                    if links > 40 {
+                        return Err(nix::Error::ELOOP).step(step);
+                    }
+                    let target = nix::fcntl::readlinkat(Some(parent.as_raw_fd()), name.as_os_str())
+                        .step(step)?;
+                    let target = Path::new(&target);
+                    if target.is_absolute() {
+                        cur = PathBuf::new();
+                    }
+                    todo.extend(inner(target).iter().rev().map(|c| c.to_owned()));
+                }
+                Ok(_) => cur.push(&name),
+                Err(nix::Error::ENOENT) if todo.is_empty() => cur.push(&name),
+                Err(nix::Error::ENOENT) => {
+                    match nix::sys::stat::mkdirat(
+                        Some(parent.as_raw_fd()),
+                        name.as_os_str(),
+                        Mode::from_bits_truncate(mode),
+                    ) {
+                        Ok(()) | Err(nix::Error::EEXIST) => {}
+                        Err(e) => {
+                            return Err(e).step(|| {
+                                format!(
+                                    "creating directory {} in the rootfs",
+                                    cur.join(&name).display()
+                                )
+                            })
+                        }
+                    }
+                    cur.push(&name);
+                }
+                Err(e) => return Err(e).step(step),
+            }
+        }
+        Ok(cur)
     }
 }
 

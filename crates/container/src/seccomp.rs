@@ -189,19 +189,14 @@ impl SeccompPlan {
         let mut every_rule: Rules = BTreeMap::new();
         for (index, sc) in s.syscalls().iter().flatten().enumerate() {
             let action = Action::from_spec(sc.action(), sc.errno_ret());
-            let mut conditions = Vec::new();
-            for (arg, a) in sc.args().iter().flatten().enumerate() {
-                conditions.push(condition(a).map_err(|why| SeccompError::Arg {
-                    index,
-                    arg,
-                    why,
-                })?);
+            if action == Action::Notify && sc.names().iter().any(|n| n == "write") {
+                // The init would wait on an agent that may need the init's own writes
+                // (runc refuses it in the same words).
+                return Err(SeccompError::Invalid(format!(
+                    "syscalls[{index}]: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+                )));
             }
-            let rule = if conditions.is_empty() {
-                None
-            } else {
-                Some(SeccompRule::new(conditions).map_err(|e| SeccompError::Build(e.to_string()))?)
-            };
+            let rules = rules_of(index, sc.args().as_deref().unwrap_or_default())?;
             let slot = match by_action.iter().position(|(a, _)| *a == action) {
                 Some(i) => i,
                 None => {
@@ -217,8 +212,10 @@ impl SeccompPlan {
                     continue;
                 };
                 let nr = i64::from(nr.id());
-                add(&mut by_action[slot].1, nr, rule.clone());
-                add(&mut every_rule, nr, rule.clone());
+                for rule in &rules {
+                    add(&mut by_action[slot].1, nr, rule.clone());
+                    add(&mut every_rule, nr, rule.clone());
+                }
             }
         }
         let has_notify_rules = by_action.iter().any(|(a, _)| *a == Action::Notify);
@@ -252,7 +249,8 @@ impl SeccompPlan {
                 SeccompAction::Allow,
             )?);
         }
-        let program = chain(parts, notify);
+        let mut program = enosys_stub(s, default.clone());
+        program.extend(chain(parts, notify));
         // The kernel's BPF_MAXINSNS: refused here by name rather than as EINVAL at load.
         if program.len() > 4096 {
             return Err(SeccompError::Invalid(format!(
@@ -261,7 +259,14 @@ impl SeccompPlan {
             )));
         }
 
-        let mut flags = 0;
+        // Without a `flags` field, SPEC_ALLOW, as runc sets it: a filtered process keeps the
+        // kernel's default speculative-store-bypass handling instead of seccomp's forced
+        // mitigation. `"flags": []` means none.
+        let mut flags = if s.flags().is_none() {
+            FLAG_SPEC_ALLOW
+        } else {
+            0
+        };
         for f in s.flags().iter().flatten() {
             flags |= match f {
                 LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FLAG_TSYNC,
@@ -308,6 +313,84 @@ impl SeccompPlan {
             )
         })
     }
+}
+
+/// The rules of one syscall entry: none for no conditions (always), else one rule with all of
+/// them (ANDed). When one argument has several conditions, each condition is a rule of its own
+/// (ORed), as runc and libseccomp read such an entry: `arg0 == 100, arg0 == 9001` matches
+/// either value.
+fn rules_of(
+    index: usize,
+    args: &[oci_spec::runtime::LinuxSeccompArg],
+) -> Result<Vec<Option<SeccompRule>>, SeccompError> {
+    let mut conditions = Vec::new();
+    for (arg, a) in args.iter().enumerate() {
+        conditions.push(condition(a).map_err(|why| SeccompError::Arg { index, arg, why })?);
+    }
+    if conditions.is_empty() {
+        return Ok(vec![None]);
+    }
+    let new_rule = |c: Vec<SeccompCondition>| {
+        SeccompRule::new(c).map_err(|e| SeccompError::Build(e.to_string()))
+    };
+    let mut indices: Vec<usize> = args.iter().map(|a| a.index()).collect();
+    indices.sort_unstable();
+    let repeats = indices.windows(2).any(|w| w[0] == w[1]);
+    if repeats {
+        conditions
+            .into_iter()
+            .map(|c| new_rule(vec![c]).map(Some))
+            .collect()
+    } else {
+        Ok(vec![Some(new_rule(conditions)?)])
+    }
+}
+
+/// runc's -ENOSYS stub: a syscall numbered above every syscall the profile names, on this
+/// architecture, gets ENOSYS instead of the default action, so that a program probing for a
+/// syscall newer than the profile falls back as it would on an older kernel (glibc's clone3,
+/// say). Not when the default already allows, or already is ENOSYS.
+fn enosys_stub(s: &LinuxSeccomp, default: Action) -> Vec<sock_filter> {
+    let allows = matches!(
+        default,
+        Action::Plain(SeccompAction::Allow | SeccompAction::Log)
+    );
+    if allows || s.default_errno_ret() == Some(libc::ENOSYS as u32) {
+        return vec![];
+    }
+    let largest = s
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|sc| sc.names().iter())
+        .filter_map(|name| syscalls::Sysno::from_str(name).ok())
+        .map(|nr| nr.id() as u32)
+        .max();
+    let Some(largest) = largest else {
+        return vec![];
+    };
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JGT_K: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
+    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    vec![
+        ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
+        ins(JEQ_K, 0, 3, native_audit_arch()),
+        ins(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        ins(JGT_K, 0, 1, largest),
+        ins(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+    ]
+}
+
+/// AUDIT_ARCH_* of the architecture husk runs on.
+fn native_audit_arch() -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    return 0xc000_003e;
+    #[cfg(target_arch = "aarch64")]
+    return 0xc000_00b7;
+    #[cfg(target_arch = "riscv64")]
+    return 0xc000_00f3;
 }
 
 fn build(
@@ -364,7 +447,7 @@ fn chain(parts: Vec<BpfProgram>, notify: bool) -> Vec<sock_filter> {
 pub fn connect_listener(l: &Listener) -> Result<UnixStream, SysError> {
     UnixStream::connect(&l.path).step(|| {
         format!(
-            "linux.seccomp.listenerPath: connecting to {}",
+            "linux.seccomp.listenerPath: failed to connect with seccomp agent at {}",
             l.path.display()
         )
     })

@@ -40,6 +40,12 @@ pub enum ToParent {
         pid: i32,
     },
     RunHooks,
+    /// The init asks for the source of `mounts[index]`, opened by husk in the container's
+    /// mount namespace (the init's, passed as SCM_RIGHTS with this message): an idmapped
+    /// mount, or a bind source the container's user cannot reach (idmapped_mounts.rs).
+    MountSource {
+        index: usize,
+    },
     /// The pty master of a `process.terminal` process, passed as SCM_RIGHTS with this message.
     Console,
     Ready,
@@ -50,9 +56,8 @@ pub enum ToParent {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToChild {
-    /// The detached idmapped mount for `mounts[index]`, passed as SCM_RIGHTS with this
-    /// message (before Proceed).
-    IdmappedMount {
+    /// The answer to `ToParent::MountSource`: the source, passed as SCM_RIGHTS.
+    MountSource {
         index: usize,
     },
     Proceed,
@@ -203,20 +208,19 @@ impl Channel {
         self.recv_raw().map(|(m, _)| m)
     }
 
-    /// Wait for the parent's `Proceed`, taking the idmapped mounts sent before it.
-    pub fn expect_proceed(&self) -> Result<Vec<(usize, OwnedFd)>, SyncError> {
-        let mut idmapped = Vec::new();
-        loop {
-            match self.recv_raw()? {
-                (ToChild::Proceed, _) => return Ok(idmapped),
-                (ToChild::IdmappedMount { index }, Some(fd)) => idmapped.push((index, fd)),
-                (other, _) => {
-                    return Err(SyncError::Unexpected {
-                        expected: "Proceed",
-                        got: format!("{other:?}"),
-                    })
-                }
-            }
+    /// The parent's next message, and the fd sent with it.
+    pub fn from_parent_with_fd(&self) -> Result<(ToChild, Option<OwnedFd>), SyncError> {
+        self.recv_raw()
+    }
+
+    /// Wait for the parent's `Proceed`.
+    pub fn expect_proceed(&self) -> Result<(), SyncError> {
+        match self.from_parent()? {
+            ToChild::Proceed => Ok(()),
+            other => Err(SyncError::Unexpected {
+                expected: "Proceed",
+                got: format!("{other:?}"),
+            }),
         }
     }
 

@@ -442,6 +442,23 @@ pub fn fork_sibling() -> io::Result<ForkResult> {
     }
 }
 
+/// set_mempolicy(2): `mode` with its flags, over the nodes set in `mask` (64 per word).
+pub fn set_mempolicy(mode: i32, mask: &[u64]) -> io::Result<()> {
+    let (ptr, maxnode) = if mask.is_empty() {
+        (std::ptr::null(), 0usize)
+    } else {
+        // The kernel reads maxnode - 1 bits.
+        (mask.as_ptr(), mask.len() * 64 + 1)
+    };
+    // SAFETY: `mask` outlives the call and holds at least maxnode - 1 bits; a null mask with
+    // maxnode 0 is the empty set.
+    let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Exit immediately without running atexit handlers or flushing stdio buffers shared with the
 /// parent (the forked child's way out).
 pub fn exit_now(code: i32) -> ! {
@@ -654,6 +671,20 @@ pub fn readonly_overlay(lower: &CStr) -> io::Result<OwnedFd> {
     overlay_of(&layers)
 }
 
+/// A new detached tmpfs with `options` (`mode=1777`, `size=64m`: each `key=value` or a bare
+/// flag set through fsconfig), for tmpcopyup to fill before it is moved into place.
+pub fn detached_tmpfs(options: &[String]) -> io::Result<OwnedFd> {
+    let fs = fs_context(c"tmpfs")?;
+    for opt in options {
+        let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
+        let c = |s: &str| {
+            std::ffi::CString::new(s).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+        };
+        fs_set(&fs, &c(key)?, &c(value)?)?;
+    }
+    fs_mount(&fs, 0)
+}
+
 /// A new detached mount of filesystem `fstype` with default options.
 fn detached_mount(fstype: &CStr) -> io::Result<OwnedFd> {
     let fs = fs_context(fstype)?;
@@ -773,4 +804,27 @@ pub fn sched_setattr_self(mut attr: SchedAttr) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Run `f` in the mount namespace `ns`, then come back to husk's own (and its working
+/// directory, which setns resets). For the parent only, which is single-threaded: setns of a
+/// mount namespace needs a process that shares its filesystem context with no other thread.
+pub fn in_mount_namespace<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> io::Result<T> {
+    let own: OwnedFd = std::fs::File::open("/proc/self/ns/mnt")?.into();
+    let cwd = nix::fcntl::open(
+        ".",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(own_fd)?;
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNS)?;
+    let out = f();
+    if let Err(e) = nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWNS) {
+        // husk cannot go on in the container's mount namespace: nothing it does after this
+        // could be trusted to reach the host's files.
+        eprintln!("husk: returning to the host's mount namespace: {e}");
+        std::process::abort();
+    }
+    nix::unistd::fchdir(cwd.as_raw_fd())?;
+    Ok(out)
 }

@@ -46,6 +46,17 @@ pub fn open_pty(process: &Process) -> Result<Pty, SysError> {
             "the pty's peer is not a pty slave",
         ));
     }
+    // The terminal belongs to the process's user (its group stays devpts' gid=, the tty
+    // group), as runc hands it over: a non-root process can then set its own modes.
+    let uid = process.user().uid();
+    if uid != 0 {
+        nix::unistd::fchown(
+            slave.as_raw_fd(),
+            Some(nix::unistd::Uid::from_raw(uid)),
+            None,
+        )
+        .step(|| format!("process.terminal: giving the pty to uid {uid}"))?;
+    }
     if let Some(size) = process.console_size() {
         let rows = u16::try_from(size.height()).unwrap_or(u16::MAX);
         let cols = u16::try_from(size.width()).unwrap_or(u16::MAX);
@@ -120,6 +131,18 @@ pub fn send_to_console_socket(socket: &Path, master: BorrowedFd<'_>) -> Result<(
     crate::fd_socket::send("--console-socket", socket, b"/dev/ptmx", master)
 }
 
+/// A pty master husk keeps to relay itself (no --console-socket). As runc: no \n to \r\n
+/// translation on the container's terminal, so that its output reaches husk's stdout as the
+/// process wrote it (the line discipline is the pty's, shared by both ends). Done when the
+/// master arrives, before `start`: the process may write before the relay begins.
+pub fn kept_by_husk(master: OwnedFd) -> OwnedFd {
+    if let Ok(mut t) = termios::tcgetattr(master.as_fd()) {
+        t.output_flags.remove(termios::OutputFlags::ONLCR);
+        let _ = termios::tcsetattr(master.as_fd(), SetArg::TCSANOW, &t);
+    }
+    master
+}
+
 /// husk's own end of a foreground container's terminal: its stdin (raw, when it is a
 /// terminal) goes to the pty master, the master's output to its stdout.
 pub struct Relay {
@@ -137,13 +160,6 @@ impl Relay {
             let mut raw = t.clone();
             termios::cfmakeraw(&mut raw);
             let _ = termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
-        }
-        // As runc: no \n to \r\n translation on the container's terminal, so that its output
-        // reaches husk's stdout as the process wrote it (the line discipline is the pty's,
-        // shared by both ends).
-        if let Ok(mut t) = termios::tcgetattr(master.as_fd()) {
-            t.output_flags.remove(termios::OutputFlags::ONLCR);
-            let _ = termios::tcsetattr(master.as_fd(), SetArg::TCSANOW, &t);
         }
         let relay = Relay {
             master,

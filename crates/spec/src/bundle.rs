@@ -80,12 +80,32 @@ impl Bundle {
         if !rootfs.is_dir() {
             return Err(BundleError::NoRootfs { path: rootfs });
         }
+        let mut spec = spec;
+        destinations_inside_the_rootfs(&mut spec, &rootfs);
         Ok(Bundle {
             dir,
             spec,
             rootfs,
             warnings,
         })
+    }
+}
+
+/// A mount destination written as a host path inside the rootfs (`<rootfs>/mnt`) means that
+/// path in the container (`/mnt`): runc reads it so, and configs written for runc use it.
+fn destinations_inside_the_rootfs(spec: &mut Spec, rootfs: &Path) {
+    let canonical = std::fs::canonicalize(rootfs).ok();
+    let Some(mounts) = spec.mounts_mut().as_mut() else {
+        return;
+    };
+    for m in mounts {
+        let inside = [Some(rootfs), canonical.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| m.destination().strip_prefix(r).ok().map(Path::to_path_buf));
+        if let Some(rel) = inside {
+            m.set_destination(Path::new("/").join(rel));
+        }
     }
 }
 
@@ -118,7 +138,8 @@ pub fn parse_config_reader<R: std::io::Read>(mut r: R) -> Result<Spec, (String, 
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let mut spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        (path, e.into_inner().to_string())
+        let message = e.into_inner().to_string();
+        (path.clone(), in_runcs_words(&path, message))
     })?;
     de.end().map_err(|e| (".".to_string(), e.to_string()))?;
     if crate::pids::has_pids_without_limit(&bytes, crate::pids::At::Config) {
@@ -131,4 +152,18 @@ pub fn parse_config_reader<R: std::io::Read>(mut r: R) -> Result<Spec, (String, 
         }
     }
     Ok(spec)
+}
+
+/// A type error where runc's words are what scripts match: an unparsable memory policy is an
+/// "invalid memory policy mode" or "flag".
+fn in_runcs_words(path: &str, message: String) -> String {
+    match path {
+        "linux.memoryPolicy" | "linux.memoryPolicy.mode" => {
+            format!("invalid memory policy mode: {message}")
+        }
+        p if p.starts_with("linux.memoryPolicy.flags") => {
+            format!("invalid memory policy flag: {message}")
+        }
+        _ => message,
+    }
 }

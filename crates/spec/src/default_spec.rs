@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-/// runc's `spec` output, with husk's hostname. As runc's, it has a cgroup namespace only on a
+/// runc's `spec` output (runc 1.2 and later: no ambient set), with husk's hostname. As runc's, it has a cgroup namespace only on a
 /// pure cgroup v2 host (`cgroup_ns`): on v1 and hybrid hosts a container's cgroup paths are
 /// the host's.
 pub fn default_spec(cgroup_ns: bool) -> Value {
@@ -15,7 +15,7 @@ pub fn default_spec(cgroup_ns: bool) -> Value {
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
             "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": true
         },

@@ -85,6 +85,13 @@ pub fn validate(spec: &Spec) -> Result<Vec<String>, Violations> {
     check_mounts(&mut c, spec);
     check_hooks(&mut c, spec);
     check_linux(&mut c, spec);
+    if let Some(mp) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        check_memory_policy(&mut c, mp);
+    }
     if let Some(annotations) = spec.annotations() {
         if annotations.contains_key("") {
             c.fail("annotations", "keys must not be empty");
@@ -530,6 +537,69 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
 /// A container path whose `..` components go above its root ("/../etc"): meaningless inside
 /// the container (it would be taken as "/etc") and only ever a mistake or an attempt to
 /// reach the host, so it is refused.
+/// NUMA node numbers a memory policy may name (the kernel's largest MAX_NUMNODES).
+pub const MAX_NUMA_NODES: u32 = 1024;
+
+/// The nodes of a list like "0-3,7", or the piece that is not a node number or range.
+pub fn numa_nodes(list: &str) -> Result<Vec<u32>, String> {
+    let mut out = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let node = |s: &str| {
+            s.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n < MAX_NUMA_NODES)
+                .ok_or_else(|| part.to_string())
+        };
+        let (a, b) = (node(a)?, node(b)?);
+        if a > b {
+            return Err(part.to_string());
+        }
+        out.extend(a..=b);
+    }
+    Ok(out)
+}
+
+/// runc's rules for `linux.memoryPolicy`: the nodes parse, MPOL_DEFAULT and MPOL_LOCAL take
+/// none, the modes that place memory on nodes need some. The messages carry runc's words
+/// ("invalid memory policy ...", "mode requires 0 nodes but got N").
+fn check_memory_policy(c: &mut Checker, mp: &oci_spec::runtime::LinuxMemoryPolicy) {
+    use oci_spec::runtime::MemoryPolicyModeType as M;
+    let nodes = match numa_nodes(mp.nodes().as_deref().unwrap_or_default()) {
+        Ok(n) => n,
+        Err(bad) => {
+            c.fail(
+                "linux.memoryPolicy.nodes",
+                format!(
+                    "invalid memory policy node {bad:?} (nodes are 0 to {})",
+                    MAX_NUMA_NODES - 1
+                ),
+            );
+            return;
+        }
+    };
+    match mp.mode() {
+        M::MpolDefault | M::MpolLocal if !nodes.is_empty() => c.fail(
+            "linux.memoryPolicy.nodes",
+            format!(
+                "{} mode requires 0 nodes but got {}",
+                mp.mode(),
+                nodes.len()
+            ),
+        ),
+        M::MpolBind | M::MpolInterleave | M::MpolWeightedInterleave | M::MpolPreferredMany
+            if nodes.is_empty() =>
+        {
+            c.fail(
+                "linux.memoryPolicy.nodes",
+                format!("{} mode requires at least 1 node", mp.mode()),
+            )
+        }
+        _ => {}
+    }
+}
+
 fn climbs_above_root(p: &std::path::Path) -> bool {
     use std::path::Component;
     let mut depth: usize = 0;

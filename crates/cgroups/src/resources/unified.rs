@@ -18,21 +18,20 @@ pub(super) fn apply(cg: &Cgroup, unified: &HashMap<String, String>) -> Result<()
             )));
         }
         let Some(h) = cg.hierarchies.iter().find(|h| h.v2) else {
-            return Err(CgroupError::Unsupported {
-                field,
-                reason: "needs cgroup v2 and this host has only v1 hierarchies".into(),
-            });
+            return Err(CgroupError::Invalid(format!(
+                "invalid configuration: {field} needs cgroup v2 and this host has only v1 \
+                 hierarchies"
+            )));
         };
         let dir = dir_of(&h.dir());
         // "memory.max" belongs to the memory controller; "cgroup.*" to the core.
         let controller = key.split('.').next().unwrap_or_default();
         if controller != "cgroup" && !h.has(controller) {
-            return Err(CgroupError::Unsupported {
-                field,
-                reason: format!(
-                    "the {controller} controller is not enabled in the cgroup2 hierarchy here"
-                ),
-            });
+            // runc calls the v2 keys of a controller on v1 an invalid configuration.
+            return Err(CgroupError::Invalid(format!(
+                "invalid configuration: {field}: the {controller} controller is not enabled \
+                 in the cgroup2 hierarchy here"
+            )));
         }
         dir.set(&field, key, value)?;
     }

@@ -1,0 +1,651 @@
+//! Behaviour runc's own integration suite checks (tests/integration/*.bats in runc's source),
+//! each checked here where a user would see it: inside the container, in /proc, in the
+//! rootfs, in what husk prints. The suite itself is fetched, never committed; these keep
+//! husk to what it found. Needs root.
+
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+use husk_e2e::*;
+
+/// Run `b` to completion with `husk run` (extra global args first); expect exit 0 and return
+/// stdout.
+fn run_ok(b: &TestBundle, what: &str) -> String {
+    let h = Husk::new();
+    let id = unique("compat");
+    let (code, out, err) = h.run_bundle(b, &id);
+    assert_eq!(code, 0, "{what}: stdout {out:?} stderr {err:?}");
+    h.assert_no_trace(&id);
+    out
+}
+
+fn bundle(script: &str) -> TestBundle {
+    TestBundle::busybox(&["sh", "-c", script])
+}
+
+fn add_mount(b: &mut TestBundle, mount: Value) {
+    b.config["mounts"].as_array_mut().unwrap().push(mount);
+}
+
+fn add_namespace(b: &mut TestBundle, ns: Value) {
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(ns);
+}
+
+fn user_namespace(b: &mut TestBundle) {
+    add_namespace(b, json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+}
+
+/// A running container with a user namespace of its own: (id, pid).
+fn running_with_a_user_namespace(h: &Husk) -> (String, i64) {
+    let mut b = TestBundle::busybox(&["sleep", "100"]);
+    user_namespace(&mut b);
+    b.write();
+    let id = unique("userns");
+    h.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    let pid = h.state(&id)["pid"].as_i64().unwrap();
+    (id, pid)
+}
+
+#[test]
+fn env_keeps_the_last_of_duplicates_and_fills_an_empty_home() {
+    skip_unless_root!();
+    let mut b = bundle("env | grep -E '^(HOME|DUP)=' | sort");
+    b.config["process"]["env"] = json!(["PATH=/bin", "DUP=first", "HOME=", "DUP=last"]);
+    b.write();
+    assert_eq!(run_ok(&b, "env"), "DUP=last\nHOME=/root\n");
+
+    // A HOME the config sets is kept; with none, the user's from /etc/passwd.
+    let mut b = bundle("echo $HOME");
+    b.config["process"]["env"] = json!(["PATH=/bin", "HOME=/custom"]);
+    b.write();
+    assert_eq!(run_ok(&b, "HOME set"), "/custom\n");
+}
+
+#[test]
+fn kill_0_probes_a_live_container_and_kill_all_of_a_stopped_one_succeeds() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("kill0");
+    h.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    let pid = h.state(&id)["pid"].as_i64().unwrap();
+    h.ok(&["kill", &id, "0"]);
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "signal 0 kills nothing"
+    );
+    h.ok(&["kill", &id, "KILL"]);
+    wait_for(
+        || h.state(&id)["status"] == "stopped",
+        "the container to stop",
+    );
+    let probe = h.run(&["kill", &id, "0"]);
+    assert!(!probe.status.success(), "signal 0 to a stopped container");
+    assert!(
+        text(&probe.stderr).contains("container not running"),
+        "{}",
+        text(&probe.stderr)
+    );
+    h.ok(&["kill", "--all", &id, "KILL"]);
+    h.ok(&["delete", &id]);
+    h.assert_no_trace(&id);
+}
+
+/// Without a pid namespace of its own, the container's init dying does not take its
+/// children along: KILL goes to every process of the container's cgroup, as runc sends it.
+#[test]
+fn kill_without_a_pid_namespace_reaches_every_process_of_the_container() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let mut b = TestBundle::busybox(&["sh", "-c", "sleep 1000 & sleep 1001 & exec sleep 1002"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    b.write();
+    let id = unique("hostpid");
+    h.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    let pid = h.state(&id)["pid"].as_i64().unwrap();
+    let (dir, _) = cgroup_of(pid, "pids")
+        .or_else(|| cgroup_of(pid, "memory"))
+        .unwrap();
+    let procs = || std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    wait_for(
+        || procs().lines().count() == 3,
+        "three processes in the cgroup",
+    );
+    let pids: Vec<String> = procs().lines().map(str::to_string).collect();
+    h.ok(&["kill", &id, "KILL"]);
+    wait_for(
+        || {
+            pids.iter()
+                .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+        },
+        "every process of the container to die",
+    );
+    h.ok(&["delete", &id]);
+    h.assert_no_trace(&id);
+}
+
+/// A startContainer hook without `env` runs with the container process's environment.
+#[test]
+fn a_start_container_hook_without_env_gets_the_processes_environment() {
+    skip_unless_root!();
+    let mut b = TestBundle::busybox(&["true"]);
+    b.config["root"]["readonly"] = json!(false);
+    b.config["process"]["env"] = json!(["PATH=/bin", "FROM_PROCESS=yes"]);
+    b.config["hooks"] = json!({"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "env > /hook-env"]}]});
+    b.write();
+    run_ok(&b, "hook env");
+    let env = std::fs::read_to_string(b.rootfs().join("hook-env")).unwrap();
+    assert!(env.lines().any(|l| l == "FROM_PROCESS=yes"), "{env}");
+}
+
+/// Masked directories share one read-only tmpfs (one mount, not one per path), and a path
+/// listed twice is no error.
+#[test]
+fn masked_directories_share_one_tmpfs_and_a_duplicate_is_fine() {
+    skip_unless_root!();
+    let mut b = bundle(
+        "ls -A /m1 /m2; stat -c %d /m1 /m2 | uniq | wc -l; grep -c ' /m[12] ' /proc/self/mounts",
+    );
+    for d in ["m1", "m2"] {
+        std::fs::create_dir(b.rootfs().join(d)).unwrap();
+        std::fs::write(b.rootfs().join(d).join("secret"), "s").unwrap();
+    }
+    b.config["linux"]["maskedPaths"] = json!(["/m1", "/m2", "/m1"]);
+    b.write();
+    let out = run_ok(&b, "masks");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines, ["/m1:", "/m2:", "1", "2"], "{out}");
+}
+
+/// CVE-2019-19921, CVE-2023-27561: procfs goes only on an ordinary directory; an image whose
+/// /proc is a symlink could aim the mount, and later writes to /proc, anywhere.
+#[test]
+fn a_proc_that_is_a_symlink_is_refused() {
+    skip_unless_root!();
+    let b = TestBundle::busybox(&["true"]);
+    std::fs::remove_dir_all(b.rootfs().join("proc")).unwrap();
+    symlink("/sys", b.rootfs().join("proc")).unwrap();
+    let h = Husk::new();
+    let id = unique("procsym");
+    let (code, _, err) = h.run_bundle(&b, &id);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("must be mounted on ordinary directory"),
+        "{err}"
+    );
+    h.assert_no_trace(&id);
+}
+
+/// With --no-pivot the host's procfs stays in the container's mount namespace under the new
+/// root; husk covers it, so a process in a new user namespace finds no fully visible procfs
+/// and the kernel refuses it a fresh one (through which it could write /proc/sysrq-trigger).
+#[test]
+fn no_pivot_leaves_no_bare_procfs_to_mount_again() {
+    skip_unless_root!();
+    let mut b = TestBundle::busybox(&[
+        "unshare",
+        "-mrpf",
+        "sh",
+        "-c",
+        "mount -t proc none /proc && echo mounted",
+    ]);
+    // CAP_SETFCAP lets unshare -r map root (the kernel asks for it to map uid 0).
+    for set in ["bounding", "permitted"] {
+        b.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SETFCAP"));
+    }
+    b.write();
+    let h = Husk::new();
+    let id = unique("nopivot");
+    let out = h.run(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("mounted"));
+    assert!(
+        text(&out.stderr).contains("permission denied")
+            || text(&out.stdout).contains("permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.assert_no_trace(&id);
+}
+
+/// A cwd only root may enter is entered before the process drops to its user (runc chdirs
+/// while it still can), for `run` and for `exec --user`.
+#[test]
+fn a_cwd_the_user_cannot_enter_is_entered_before_dropping_root() {
+    skip_unless_root!();
+    let mut b = bundle("pwd; id -u");
+    let private = b.rootfs().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.config["process"]["cwd"] = json!("/private");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.write();
+    assert_eq!(run_ok(&b, "cwd 0700"), "/private\n1000\n");
+
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    std::fs::create_dir(b.rootfs().join("private")).unwrap();
+    std::fs::set_permissions(
+        b.rootfs().join("private"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    let id = unique("cwdexec");
+    h.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    let out = h.ok(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--cwd",
+        "/private",
+        &id,
+        "pwd",
+    ]);
+    assert_eq!(out, "/private\n");
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn a_time_namespace_works_inside_a_new_user_namespace() {
+    skip_unless_root!();
+    let mut b = bundle("cut -d. -f1 /proc/uptime; cat /proc/self/uid_map");
+    user_namespace(&mut b);
+    add_namespace(&mut b, json!({"type": "time"}));
+    b.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 864000, "nanosecs": 0}});
+    b.write();
+    let out = run_ok(&b, "timens + userns");
+    let mut lines = out.lines();
+    let up: u64 = lines.next().unwrap().parse().unwrap();
+    assert!(up >= 864000, "uptime {up} includes the offset");
+    let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"]);
+}
+
+/// A container may join another's user namespace by path: it is root there, with the
+/// other's mappings, and makes its other namespaces inside it.
+#[test]
+fn a_container_joins_another_containers_user_namespace() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let (first_id, pid) = running_with_a_user_namespace(&h);
+
+    let mut b = bundle("cat /proc/self/uid_map; id -u; readlink /proc/self/ns/user");
+    add_namespace(
+        &mut b,
+        json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}),
+    );
+    b.write();
+    let out = run_ok(&b, "join userns");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    assert_eq!(lines[1], "0");
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_eq!(lines[2], theirs.to_str().unwrap());
+    h.ok(&["delete", "--force", &first_id]);
+}
+
+/// runc's tmpfs modes: over an existing directory, that directory's mode (so a 0710 stays
+/// 0710, not the tmpfs default 1777); an explicit mode= wins and leaves the directory
+/// itself alone; directories husk makes are 0755 under a default (1777) tmpfs.
+#[test]
+fn a_tmpfs_takes_its_directorys_mode_unless_told_otherwise() {
+    skip_unless_root!();
+    let tmpfs = |dest: &str, extra: &[&str]| {
+        let mut options = vec!["rw", "nodev", "nosuid"];
+        options.extend_from_slice(extra);
+        json!({"type": "tmpfs", "source": "tmpfs", "destination": dest, "options": options})
+    };
+    let mut b = bundle("stat -c %a /inherit /explicit /made/a/b; grep -o ' /inherit tmpfs [^ ]*' /proc/self/mounts");
+    for d in ["inherit", "explicit"] {
+        std::fs::create_dir(b.rootfs().join(d)).unwrap();
+        std::fs::set_permissions(b.rootfs().join(d), std::fs::Permissions::from_mode(0o710))
+            .unwrap();
+    }
+    add_mount(&mut b, tmpfs("/inherit", &[]));
+    add_mount(&mut b, tmpfs("/explicit", &["mode=1500"]));
+    add_mount(&mut b, tmpfs("/made/a/b", &[]));
+    b.write();
+    let out = run_ok(&b, "tmpfs modes");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..3], ["710", "1500", "1777"], "{out}");
+    assert!(lines[3].contains("mode=710"), "{out}");
+    let mode = |p: &str| std::fs::metadata(b.rootfs().join(p)).unwrap().mode() & 0o7777;
+    assert_eq!(
+        mode("explicit"),
+        0o710,
+        "the directory under the tmpfs is not chmod-ed"
+    );
+    for p in ["made", "made/a", "made/a/b"] {
+        assert_eq!(mode(p), 0o755, "{p}");
+    }
+}
+
+/// `tmpcopyup`: the tmpfs starts with what the directory held; writes stay in the tmpfs.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_directorys_contents() {
+    skip_unless_root!();
+    let mut b = bundle(
+        "cat /etc/marker; echo new > /etc/written; grep -c ' /etc tmpfs ' /proc/self/mounts",
+    );
+    std::fs::write(b.rootfs().join("etc/marker"), "from the image\n").unwrap();
+    add_mount(
+        &mut b,
+        json!({"type": "tmpfs", "source": "tmpfs", "destination": "/etc", "options": ["tmpcopyup"]}),
+    );
+    b.write();
+    assert_eq!(run_ok(&b, "tmpcopyup"), "from the image\n1\n");
+    assert!(
+        !b.rootfs().join("etc/written").exists(),
+        "the write reached the image"
+    );
+}
+
+/// A /dev mounted "ro" is made read-only after its devices and symlinks are in it.
+#[test]
+fn a_read_only_dev_has_its_devices_and_refuses_writes() {
+    skip_unless_root!();
+    let mut b = bundle(
+        "grep '^tmpfs /dev ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1; \
+         test -c /dev/null && test -L /dev/ptmx && echo devices-ok; \
+         touch /dev/new 2>/dev/null || echo write-refused",
+    );
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev" {
+            m["options"].as_array_mut().unwrap().push(json!("ro"));
+        }
+    }
+    b.write();
+    assert_eq!(run_ok(&b, "ro /dev"), "ro\ndevices-ok\nwrite-refused\n");
+}
+
+/// A bind mount whose destination goes through dangling symlinks lands where they point,
+/// inside the rootfs, with the missing directories made there.
+#[test]
+fn bind_mounts_through_dangling_symlinks_land_inside_the_rootfs() {
+    skip_unless_root!();
+    let host = TempDir::new("husk-hosts");
+    std::fs::write(
+        host.path().join("hosts"),
+        "127.0.0.1 through-the-symlinks\n",
+    )
+    .unwrap();
+    for (links, lands) in [
+        (
+            vec![("jump", "/tmp/foo/bar"), ("etc/hosts", "/jump/baz/hosts")],
+            "tmp/foo/bar/baz/hosts",
+        ),
+        (vec![("etc/hosts", "/tmp/hosts")], "tmp/hosts"),
+    ] {
+        let mut b = bundle("cat /etc/hosts");
+        let _ = std::fs::remove_file(b.rootfs().join("etc/hosts"));
+        for (link, target) in links {
+            symlink(target, b.rootfs().join(link)).unwrap();
+        }
+        add_mount(
+            &mut b,
+            json!({"type": "bind", "source": host.path().join("hosts"),
+                   "destination": "/etc/hosts", "options": ["bind"]}),
+        );
+        b.write();
+        assert_eq!(run_ok(&b, lands), "127.0.0.1 through-the-symlinks\n");
+        assert!(
+            b.rootfs().join(lands).is_file(),
+            "{lands} made in the rootfs"
+        );
+    }
+}
+
+/// `linux.memoryPolicy`, seen in /proc/self/numa_maps by the container's process and an
+/// exec'd one; bad policies are refused by name before anything is made.
+#[test]
+fn the_memory_policy_applies_to_init_and_exec_and_bad_ones_are_refused() {
+    skip_unless_root!();
+    if !Path::new("/proc/self/numa_maps").exists() {
+        skip("memory policy: this kernel has no NUMA (no /proc/self/numa_maps)");
+        return;
+    }
+    let policy_of = "head -n 1 /proc/self/numa_maps | cut -d' ' -f2";
+    let mut b = bundle(policy_of);
+    b.config["linux"]["memoryPolicy"] =
+        json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]});
+    b.write();
+    assert_eq!(run_ok(&b, "bind static"), "bind=static:0\n");
+
+    let h = Husk::new();
+    let mut b = TestBundle::busybox(&["sleep", "100"]);
+    b.config["linux"]["memoryPolicy"] =
+        json!({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]});
+    b.write();
+    let id = unique("mempol");
+    h.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(
+        h.ok(&["exec", &id, "sh", "-c", policy_of]),
+        "prefer=relative:0\n"
+    );
+    h.ok(&["delete", "--force", &id]);
+
+    for (policy, words) in [
+        (
+            json!({"mode": "MPOL_NOPE", "nodes": "0"}),
+            "invalid memory policy mode",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NOPE"]}),
+            "invalid memory policy flag",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0-9999999"}),
+            "linux.memoryPolicy.nodes",
+        ),
+    ] {
+        let mut b = TestBundle::busybox(&["true"]);
+        b.config["linux"]["memoryPolicy"] = policy;
+        b.write();
+        let id = unique("badpol");
+        let (code, _, err) = h.run_bundle(&b, &id);
+        assert_ne!(code, 0);
+        assert!(err.contains(words), "{words}: {err}");
+        h.assert_no_trace(&id);
+    }
+}
+
+fn cpus_allowed(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// husk pinned to one CPU (by taskset, or a CPU manager) does not pin its containers: the
+/// container's process and an exec'd one get every CPU of their cpuset, as runc resets them;
+/// an exec's execCPUAffinity sets its final affinity.
+#[test]
+fn cpu_affinity_is_not_inherited_from_husk_and_exec_cpu_affinity_applies() {
+    skip_unless_root!();
+    let cpus = std::fs::read_to_string("/proc/self/status").unwrap();
+    if cpus_allowed(&cpus) == "0" {
+        skip("cpu affinity: this machine has one CPU");
+        return;
+    }
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("affinity");
+    let pinned = |args: &[&str]| {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"])
+            .arg(husk_bin())
+            .arg("--root")
+            .arg(h.root.path());
+        c.args(args);
+        run_to_files(&mut c)
+    };
+    let out = pinned(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = h.state(&id)["pid"].as_i64().unwrap();
+    let init = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let all = cpus_allowed(&cpus);
+    assert_eq!(
+        cpus_allowed(&init),
+        all,
+        "the init is not pinned to husk's CPU"
+    );
+    let out = pinned(&[
+        "exec",
+        &id,
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        cpus_allowed(&text(&out.stdout)),
+        all,
+        "{}",
+        text(&out.stderr)
+    );
+
+    let dir = TempDir::new("husk-process");
+    let process = dir.path().join("process.json");
+    let spec = json!({"args": ["grep", "Cpus_allowed_list", "/proc/self/status"], "cwd": "/",
+                      "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"],
+                      "execCPUAffinity": {"initial": "0", "final": "1"}});
+    std::fs::write(&process, spec.to_string()).unwrap();
+    let out = h.ok(&["exec", "--process", process.to_str().unwrap(), &id]);
+    assert_eq!(cpus_allowed(&out), "1");
+    h.ok(&["delete", "--force", &id]);
+}
+
+/// An ambient capability the process cannot hold (it is not inheritable) is a warning, not a
+/// failure, as runc has it; the process runs without it.
+#[test]
+fn an_ambient_capability_that_cannot_be_raised_is_a_warning() {
+    skip_unless_root!();
+    let mut b = bundle("grep CapAmb /proc/self/status");
+    b.config["process"]["capabilities"]["ambient"] = json!(["CAP_CHOWN"]);
+    b.config["process"]["capabilities"]["inheritable"] = json!([]);
+    b.write();
+    let h = Husk::new();
+    let id = unique("ambient");
+    let (code, out, err) = h.run_bundle(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "CapAmb:\t0000000000000000\n");
+    assert!(
+        err.contains("can't raise ambient capability CAP_CHOWN"),
+        "{err}"
+    );
+}
+
+/// Mounts whose sources lie inside the rootfs, under mounts made earlier in the list, see
+/// those mounts (sources are opened in the container's mount namespace, in config order);
+/// destinations may be written as host paths inside the rootfs, as runc reads them. With a
+/// user namespace, sources its root cannot reach (a 0750 directory) are opened by husk; an
+/// idmapped source is made by husk from the same place.
+#[test]
+fn mount_sources_inside_the_rootfs_see_the_mounts_made_before_them() {
+    skip_unless_root!();
+    for (userns, idmap) in [(false, false), (true, false), (false, true), (true, true)] {
+        let mut b = bundle("cat /final/x/y/z/z/x/y/z/x/file");
+        let src = b.path().join("bind-src");
+        for sub in ["a/x", "b/y", "c/z"] {
+            std::fs::create_dir_all(src.join(sub)).unwrap();
+            std::fs::write(src.join(sub).join("file"), format!("{sub}\n")).unwrap();
+            let top = &sub[..1];
+            symlink(top, src.join(format!("sym-{top}"))).unwrap();
+        }
+        std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let rootfs = b.rootfs();
+        std::fs::create_dir_all(rootfs.join("mnt")).unwrap();
+        std::fs::create_dir_all(rootfs.join("final")).unwrap();
+        if userns {
+            user_namespace(&mut b);
+        }
+        let bind = |source: &Path, dest: &Path, inside: bool| {
+            let mut m = json!({"source": source, "destination": dest, "type": "bind",
+                               "options": ["rbind", "rprivate"]});
+            if inside && idmap {
+                m["options"].as_array_mut().unwrap().push(json!("idmap"));
+                m["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                m["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            }
+            m
+        };
+        for (s, d) in [
+            ("a", "/mnt"),
+            ("sym-b", "/mnt/x"),
+            ("c", "/mnt/x/y"),
+            ("sym-a", "/mnt/x/y/z"),
+        ] {
+            add_mount(&mut b, bind(&src.join(s), Path::new(d), false));
+        }
+        for (s, d) in [
+            ("mnt/x", "mnt/x/y/z/x"),
+            ("mnt/x/y", "mnt/x/y/z"),
+            ("mnt", "final"),
+        ] {
+            add_mount(&mut b, bind(&rootfs.join(s), &rootfs.join(d), true));
+        }
+        b.write();
+        let what = format!("userns {userns}, idmap {idmap}");
+        assert_eq!(run_ok(&b, &what), "a/x\n", "{what}");
+    }
+}
+
+/// runc's order for joining namespaces: a namespace the host owns (here the host's network
+/// namespace, by a path) is joined before the user namespace the container also joins,
+/// after which it could not be.
+#[test]
+fn a_host_owned_namespace_is_joined_before_another_containers_user_namespace() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let (first_id, pid) = running_with_a_user_namespace(&h);
+
+    let mut b = bundle("readlink /proc/self/ns/net; readlink /proc/self/ns/user");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "network");
+    add_namespace(
+        &mut b,
+        json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}),
+    );
+    let host_net = format!("/proc/{}/ns/net", std::process::id());
+    add_namespace(&mut b, json!({"type": "network", "path": host_net}));
+    // No sysfs of its own in a network namespace it does not own: the host's, bound.
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "sysfs" {
+            *m = json!({"source": "/sys", "destination": "/sys", "type": "bind", "options": ["rbind"]});
+        }
+    }
+    b.write();
+    let out = run_ok(&b, "join host netns and a container's userns");
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    let host_net = std::fs::read_link(host_net).unwrap();
+    assert_eq!(
+        out,
+        format!("{}\n{}\n", host_net.display(), theirs.display())
+    );
+    h.ok(&["delete", "--force", &first_id]);
+}
