@@ -84,11 +84,6 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "opening namespace /nonexistent/ns/net",
         ),
         (
-            "unknown capability",
-            |c, _| c["process"]["capabilities"]["bounding"] = json!(["CAP_FLY"]),
-            "process.capabilities.bounding",
-        ),
-        (
             "duplicate rlimit",
             |c, _| c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1}, {"type": "RLIMIT_NOFILE", "soft": 2, "hard": 2}]),
             "process.rlimits[1].type: duplicate \"RLIMIT_NOFILE\"",
@@ -333,20 +328,6 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "seccomp unknown action",
             |c, _| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_SOMETIMES"}),
             "linux.seccomp.defaultAction",
-        ),
-        (
-            "no mount namespace",
-            |c, _| {
-                let ns: Vec<Value> = c["linux"]["namespaces"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|n| n["type"] != "mount")
-                    .cloned()
-                    .collect();
-                c["linux"]["namespaces"] = json!(ns);
-            },
-            "without a \"mount\" namespace",
         ),
         (
             "cgroupsPath with ..",

@@ -304,7 +304,22 @@ fn realtime_cpu_limits_on_v1_and_their_refusal_on_v2() {
         create_fails_naming(rt, "linux.resources.cpu.realtime");
         return;
     }
-    // Directly under the root, which has the realtime budget to hand out.
+    // Directly under the root, which has the realtime budget to hand out, unless another
+    // cgroup already took it (runc's suite gives all of it to its own test cgroup).
+    let taken: Vec<String> = std::fs::read_dir("/sys/fs/cgroup/cpu")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter(|e| {
+            let r = std::fs::read_to_string(e.path().join("cpu.rt_runtime_us"));
+            r.map(|r| r.trim() != "0").unwrap_or(false)
+        })
+        .map(|e| e.path().display().to_string())
+        .collect();
+    assert!(
+        taken.is_empty(),
+        "the host's realtime budget is held by {taken:?}: remove those cgroups"
+    );
     let h = Husk::new();
     let mut b = TestBundle::busybox(&["sleep", "100"]);
     let path = format!("/{}", unique("husk-rt"));
@@ -874,6 +889,12 @@ fn zeros_runc_reads_as_unset_write_nothing() {
     let out = update_from_stdin(&c.h, &c.id, r#"{"pids": {"limit": -1}}"#);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(c.read("pids", "pids.max"), "max");
+
+    // At create too: the container runs as its one process (the limit is set once the init
+    // exists, as runc sets it; before, the init could not be forked).
+    let c = Running::new(&["sleep", "100"], json!({"pids": {"limit": 0}}), true);
+    assert_eq!(c.read("pids", "pids.max"), "1");
+    assert_eq!(c.h.state(&c.id)["status"], "running");
 }
 
 #[test]
@@ -1096,4 +1117,136 @@ fn a_cgroup_holding_a_process_or_frozen_is_refused_and_left_alone() {
     for d in dirs.iter().rev() {
         std::fs::remove_dir(d).unwrap();
     }
+}
+
+/// A container may make cgroups inside its own (its cgroup mounted writable, a systemd in
+/// it): `delete --force` kills what runs there and removes them with its own, as runc does.
+#[test]
+fn delete_force_removes_the_sub_cgroups_a_container_made() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("subcg");
+    h.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    let pid_file = h.root.path().join("exec.pid");
+    h.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut subs = Vec::new();
+    for controller in ["memory", "freezer", "pids"] {
+        let Some((dir, _)) = cgroup_of(pid.parse().unwrap(), controller) else {
+            continue;
+        };
+        let sub = dir.join("foo");
+        if !sub.exists() {
+            std::fs::create_dir(&sub).unwrap();
+            std::fs::write(sub.join("cgroup.procs"), &pid).unwrap();
+            subs.push(sub);
+        }
+    }
+    assert!(!subs.is_empty());
+    h.ok(&["delete", "--force", &id]);
+    assert!(!h.root.path().join(&id).exists(), "the container is gone");
+    wait_for(
+        || !Path::new(&format!("/proc/{pid}")).exists(),
+        "the process in the sub-cgroup to die",
+    );
+    for sub in &subs {
+        assert!(!sub.exists(), "{} left", sub.display());
+    }
+    h.assert_no_trace(&id);
+}
+
+/// Updates in runc's order where the kernel checks one value against another: no memory
+/// limit after a memory+swap limit lifts the swap one too (v1); a shorter CFS period with its
+/// quota under a parent that caps the quota (v1: the period alone is refused until the quota
+/// follows).
+#[test]
+fn updates_write_dependent_values_in_an_order_the_kernel_accepts() {
+    skip_unless_root!();
+    let c = Running::new(
+        &["sleep", "100"],
+        json!({"memory": {"limit": 32 * MIB, "swap": 64 * MIB}}),
+        true,
+    );
+    let out = c.h.run(&["update", "--memory", "-1", &c.id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    if c.v2("memory") {
+        assert_eq!(c.read("memory", "memory.max"), "max");
+        return;
+    }
+    let unlimited = |f: &str| c.read("memory", f).parse::<u64>().unwrap() > 1 << 50;
+    assert!(unlimited("memory.limit_in_bytes"));
+    if cgroup_of(c.pid, "memory")
+        .unwrap()
+        .0
+        .join("memory.memsw.limit_in_bytes")
+        .exists()
+    {
+        assert!(unlimited("memory.memsw.limit_in_bytes"));
+    }
+
+    // A pod cgroup capped at 50% of a CPU, the container inside it.
+    let pod = format!("/{}", unique("husk-pod"));
+    let (cpu_root, _) = cgroup_of(1, "cpu").unwrap();
+    let pod_dir = cpu_root.join(pod.trim_start_matches('/'));
+    std::fs::create_dir_all(&pod_dir).unwrap();
+    std::fs::write(pod_dir.join("cpu.cfs_quota_us"), "50000").unwrap();
+    let c = Running::with(&["sleep", "100"], json!({}), true, |config| {
+        config["linux"]["cgroupsPath"] = json!(format!("{pod}/ctr"));
+    });
+    let too_much = c.h.run(&["update", "--cpu-quota", "60000", &c.id]);
+    assert!(!too_much.status.success(), "60% under a 50% pod");
+    let out = c.h.run(&[
+        "update",
+        "--cpu-period",
+        "10000",
+        "--cpu-quota",
+        "3000",
+        &c.id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(c.read("cpu", "cpu.cfs_period_us"), "10000");
+    assert_eq!(c.read("cpu", "cpu.cfs_quota_us"), "3000");
+    drop(c);
+    let _ = std::fs::remove_dir(&pod_dir);
+}
+
+/// runc keeps only r, w and m of a device rule's access ("rwa" is "rw"): such a config runs,
+/// and the rule holds.
+#[test]
+fn device_access_letters_the_kernel_does_not_know_are_dropped() {
+    skip_unless_root!();
+    let c = Running::with(
+        &[
+            "sh",
+            "-c",
+            "head -c 1 /dev/kmsg >/dev/null 2>&1 && echo read || echo denied; sleep 100",
+        ],
+        json!({"devices": [{"allow": false, "access": "rwm"},
+                           {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwa"}]}),
+        true,
+        |config| {
+            config["linux"]["devices"] =
+                json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
+        },
+    );
+    let out = c.h.ok(&[
+        "exec",
+        &c.id,
+        "sh",
+        "-c",
+        "head -c 1 /dev/kmsg >/dev/null 2>&1 && echo read || echo denied",
+    ]);
+    assert_eq!(out, "denied\n");
 }

@@ -547,11 +547,6 @@ fn a_broken_process_json_names_the_field_and_runs_nothing() {
             "process.env[0]",
         ),
         (
-            "unknown capability",
-            with(&|p| p["capabilities"] = json!({"bounding": ["CAP_NO_SUCH"]})),
-            "CAP_NO_SUCH",
-        ),
-        (
             "a lone surrogate",
             r#"{"args": ["\udc80"]}"#.into(),
             "args[0]: lone leading surrogate",

@@ -131,6 +131,11 @@ fn as_user(
     )
 }
 
+/// `husk run --bundle . <id>` in the bundle, as the user, with XDG_RUNTIME_DIR at `xdg`.
+fn run_as(u: &User, xdg: &Path, b: &TestBundle, id: &str) -> (i32, String, String) {
+    as_user(u, Some(xdg), b.path(), &["run", "--bundle", ".", id])
+}
+
 /// A busybox bundle owned by the user, with the config `husk spec --rootless` wrote as that
 /// user, and `args`.
 fn rootless_bundle(u: &User, args: &[&str]) -> TestBundle {
@@ -175,12 +180,7 @@ fn spec_rootless_runs_as_is_with_only_the_users_own_id() {
     );
     b.write();
     let id = unique("rl-own");
-    let (code, out, err) = as_user(
-        u,
-        Some(xdg.path()),
-        b.path(),
-        &["run", "--bundle", ".", &id],
-    );
+    let (code, out, err) = run_as(u, xdg.path(), &b, &id);
     assert_eq!(code, 0, "stderr {err}");
     let lines: Vec<Vec<&str>> = out
         .lines()
@@ -340,12 +340,7 @@ fn what_an_unprivileged_user_cannot_have_is_refused_with_what_to_do() {
         tweak(&mut b.config);
         b.write();
         let id = unique("rl-bad");
-        let (code, _, err) = as_user(
-            u,
-            Some(xdg.path()),
-            b.path(),
-            &["run", "--bundle", ".", &id],
-        );
+        let (code, _, err) = run_as(u, xdg.path(), &b, &id);
         assert_ne!(code, 0, "{name}: ran");
         assert!(err.contains(want), "{name}: {err}");
         assert!(
@@ -462,4 +457,105 @@ fn a_delegated_cgroup_is_used_and_its_limits_hold() {
             "the delegated cgroup to empty",
         );
     }
+}
+
+/// The config's read-only cgroup mount is read-only rootless too: without a cgroup of its
+/// own, the container sees the cgroups husk runs in, each mount read-only (the topmost one
+/// at each path, over the host's /sys bound in), as runc shows them.
+#[test]
+fn the_cgroup_mount_is_read_only_rootless() {
+    skip_unless_root!();
+    needs_setup_tools();
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    let script = "for f in $(grep /sys/fs/cgroup /proc/self/mounts | cut -d' ' -f2 | sort -u); do \
+                  grep -w \"$f\" /proc/self/mounts | tail -n1 | cut -d' ' -f2,4 | cut -d, -f1; done; \
+                  touch /sys/fs/cgroup/pids/x 2>/dev/null || echo write-refused";
+    let b = rootless_bundle(u, &["sh", "-c", script]);
+    assert!(
+        b.config["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == "/sys/fs/cgroup"),
+        "spec --rootless keeps runc's cgroup mount"
+    );
+    b.write();
+    let id = unique("rl-cgro");
+    let (code, out, err) = run_as(u, xdg.path(), &b, &id);
+    assert_eq!(code, 0, "stderr {err}");
+    let mounts: Vec<&str> = out.lines().filter(|l| l.starts_with('/')).collect();
+    assert!(mounts.len() > 1, "{out}");
+    for m in &mounts {
+        assert!(m.ends_with(" ro"), "{m} is writable: {out}");
+    }
+    assert!(out.ends_with("write-refused\n"), "{out}");
+}
+
+/// A cgroupsPath rootless husk cannot create is an error, not silently dropped; resources
+/// without a cgroup are refused in runc's words; a container in the host's pid namespace
+/// without a cgroup gets runc's warning that its processes cannot be tracked.
+#[test]
+fn rootless_cgroup_placement_is_never_dropped_silently() {
+    skip_unless_root!();
+    needs_setup_tools();
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    let mut b = rootless_bundle(u, &["true"]);
+    b.config["linux"]["cgroupsPath"] = json!("/husk-rootless-denied");
+    b.write();
+    let id = unique("rl-path");
+    let (code, _, err) = run_as(u, xdg.path(), &b, &id);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("linux.cgroupsPath /husk-rootless-denied"),
+        "{err}"
+    );
+    assert!(run_state(&xdg.path().join("husk")).is_empty());
+
+    let mut b = rootless_bundle(u, &["true"]);
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 10}});
+    b.write();
+    let (code, _, err) = run_as(u, xdg.path(), &b, &id);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("cannot set pids limit: container could not join or create cgroup"),
+        "{err}"
+    );
+
+    let mut b = rootless_bundle(u, &["true"]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    // No procfs of its own without a pid namespace: the host's, bound (as runc's suite does).
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "proc" {
+            *m = json!({"destination": "/proc", "type": "none", "source": "/proc",
+                        "options": ["rbind", "nosuid", "nodev", "noexec"]});
+        }
+    }
+    b.write();
+    let (code, _, err) = run_as(u, xdg.path(), &b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("cannot be tracked"), "{err}");
+}
+
+/// A /dev/ptmx entry in linux.devices is left to the container's own devpts, as runc does:
+/// bound from the host's (rootless) it would give the terminal the host's devpts.
+#[test]
+fn a_ptmx_device_entry_does_not_break_the_terminal_rootless() {
+    skip_unless_root!();
+    needs_setup_tools();
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    let mut b = rootless_bundle(u, &["sh", "-c", "tty; readlink /dev/ptmx"]);
+    b.config["process"]["terminal"] = json!(true);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2, "fileMode": 438}]);
+    b.write();
+    let id = unique("rl-ptmx");
+    let (code, out, err) = run_as(u, xdg.path(), &b, &id);
+    assert_eq!(code, 0, "stderr {err}");
+    assert_eq!(out, "/dev/pts/0\npts/ptmx\n");
 }

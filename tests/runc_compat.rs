@@ -649,3 +649,193 @@ fn a_host_owned_namespace_is_joined_before_another_containers_user_namespace() {
     );
     h.ok(&["delete", "--force", &first_id]);
 }
+
+/// A created container's init is PID 1 of its pid namespace, which the kernel spares every
+/// signal it has no handler for: husk's, as runc's, exits on SIGTERM (and SIGHUP, SIGINT)
+/// while it waits for `start`, so a created container can be stopped without SIGKILL.
+#[test]
+fn a_created_container_stops_on_sigterm() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("created-term");
+    h.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let pid = h.state(&id)["pid"].as_i64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_for(
+        || h.state(&id)["status"] == "stopped",
+        "the created container to stop",
+    );
+    h.ok(&["delete", &id]);
+    h.assert_no_trace(&id);
+}
+
+/// `--debug` covers exec too: its steps go to stderr, or with --log only to the log file.
+#[test]
+fn debug_logs_the_steps_of_exec() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("debugexec");
+    h.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    let out = h.run(&["--debug", "exec", &id, "true"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("level=debug"), "{err}");
+    assert!(err.contains("exec'd"), "{err}");
+    let log = h.root.path().join("exec.log");
+    let out = h.run(&[
+        "--debug",
+        "--log",
+        log.to_str().unwrap(),
+        "exec",
+        &id,
+        "true",
+    ]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stderr).contains("level=debug"),
+        "{}",
+        text(&out.stderr)
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("joined the container's namespaces"),
+        "{logged}"
+    );
+    h.ok(&["delete", "--force", &id]);
+}
+
+/// Read as runc reads config.json: a capability name nobody knows is a warning and is left
+/// out (runtime-spec 1.1 and later: logged, and runtimes SHOULD NOT fail), and keys match in
+/// any case, as Go's decoder matches them ("pagesize" is pageSize).
+#[test]
+fn unknown_capabilities_warn_and_keys_match_in_any_case() {
+    skip_unless_root!();
+    let mut b = bundle("grep CapBnd /proc/self/status");
+    b.config["process"]["capabilities"]["bounding"] = json!(["CAP_UNKNOWN", "CAP_KILL"]);
+    b.config["process"]["OOMScoreAdj"] = json!(123);
+    b.write();
+    let h = Husk::new();
+    let id = unique("lenient");
+    let (code, out, err) = h.run_bundle(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "CapBnd:\t0000000000000020\n", "CAP_KILL only");
+    assert!(
+        err.contains("unknown capability") && err.contains("CAP_UNKNOWN"),
+        "{err}"
+    );
+    assert!(
+        err.contains("process.OOMScoreAdj: read as process.oomScoreAdj"),
+        "{err}"
+    );
+
+    let mut b = bundle("cat /proc/self/oom_score_adj");
+    b.config["process"]["OOMScoreAdj"] = json!(123);
+    b.write();
+    assert_eq!(run_ok(&b, "oomScoreAdj in another case"), "123\n");
+}
+
+/// Without a mount namespace in the config the container inherits the host's, as the spec
+/// says: its mounts are made there, under its rootfs, and it is chrooted into it. The host's
+/// own mounts keep their propagation (runc makes the host's "/" rslave here; husk does not),
+/// and delete takes every mount it added off the host.
+#[test]
+fn a_container_without_a_mount_namespace_uses_the_hosts_and_leaves_it_clean() {
+    skip_unless_root!();
+    let root_line = |info: &str| {
+        info.lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .map(|l| {
+                l.split(" - ")
+                    .next()
+                    .unwrap()
+                    .split(' ')
+                    .skip(6)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+    };
+    let host_before = mount_table();
+    let own_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut b = bundle("test -e /proc/self/status && echo proc-mounted; ls /marker");
+    std::fs::write(b.rootfs().join("marker"), "").unwrap();
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "mount");
+    b.write();
+    let h = Husk::new();
+    let id = unique("hostmnt");
+    h.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let rootfs = std::fs::canonicalize(b.rootfs()).unwrap();
+    assert!(
+        mount_table().contains(&format!(" {}/proc ", rootfs.display())),
+        "the container's /proc is mounted in the host's namespace"
+    );
+    h.ok(&["start", &id]);
+    wait_for(
+        || h.state(&id)["status"] == "stopped",
+        "the container to finish",
+    );
+    h.ok(&["delete", &id]);
+    let host_after = mount_table();
+    assert!(
+        !host_after.contains(&rootfs.display().to_string()),
+        "mounts left on the host: {host_after}"
+    );
+    assert_eq!(host_before.lines().count(), host_after.lines().count());
+    let own_after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert_eq!(
+        root_line(&own_before),
+        root_line(&own_after),
+        "the host's / propagation"
+    );
+    h.assert_no_trace(&id);
+}
+
+/// The spec's scheduler flag name (`SCHED_FLAG_RESET_ON_FORK`, which oci-spec spells
+/// otherwise) is read, in config.json and in exec's process.json; SCHED_DEADLINE with a
+/// cpuset is refused in runc's words, explaining the kernel's EPERM.
+#[test]
+fn scheduler_flags_by_the_specs_name_and_deadline_with_a_cpuset() {
+    skip_unless_root!();
+    // Reset on fork: the shell has nice -5 (prio 115), the child it forks is back to nice 0
+    // (prio 120); without the flag the child would keep 115.
+    let mut b = bundle(
+        "grep -E '^prio ' /proc/$$/sched; sh -c \"grep -E '^prio ' /proc/self/sched\"; true",
+    );
+    b.config["process"]["scheduler"] =
+        json!({"policy": "SCHED_OTHER", "nice": -5, "flags": ["SCHED_FLAG_RESET_ON_FORK"]});
+    b.write();
+    let out = run_ok(&b, "reset-on-fork");
+    let prios: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    assert_eq!(prios, ["115", "120"], "{out}");
+
+    let cpus = std::fs::read_to_string("/proc/self/status").unwrap();
+    if cpus_allowed(&cpus) == "0" {
+        skip("SCHED_DEADLINE with a cpuset: this machine has one CPU");
+        return;
+    }
+    let mut b = TestBundle::busybox(&["true"]);
+    b.config["linux"]["resources"]["cpu"] = json!({"cpus": "0"});
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_DEADLINE", "nice": 19,
+        "runtime": 42000, "deadline": 1000000, "period": 1000000});
+    b.write();
+    let h = Husk::new();
+    let id = unique("deadline");
+    let (code, _, err) = h.run_bundle(&b, &id);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("process scheduler can't be used together with AllowedCPUs"),
+        "{err}"
+    );
+    h.assert_no_trace(&id);
+}

@@ -25,7 +25,11 @@ impl DeviceRule {
                 .unwrap_or('a'),
             major: d.major(),
             minor: d.minor(),
-            access: d.access().clone().unwrap_or_else(|| "rwm".into()),
+            access: d
+                .access()
+                .as_deref()
+                .map(only_rwm)
+                .unwrap_or_else(|| "rwm".into()),
         }
     }
 
@@ -44,6 +48,13 @@ impl DeviceRule {
             self.access
         )
     }
+}
+
+/// The access letters the kernel knows, in its order: runc reads "rwa" as "rw" (its rules
+/// keep only r, w and m), and configs written for it carry such strings; the kernel refuses
+/// them whole. An empty result is no access, which runc's rules also allow.
+fn only_rwm(access: &str) -> String {
+    "rwm".chars().filter(|c| access.contains(*c)).collect()
 }
 
 /// The devices every container may use, as runc allows them: null, zero, full, tty, random,

@@ -68,6 +68,16 @@ pub enum CgroupError {
 impl CgroupError {
     /// Was the cgroup refused for lack of permission (an unprivileged user without a
     /// delegated cgroup)?
+    /// The kernel refused a value (EINVAL).
+    pub fn is_einval(&self) -> bool {
+        match self {
+            CgroupError::Create { source, .. }
+            | CgroupError::Write { source, .. }
+            | CgroupError::Apply { source, .. } => source.raw_os_error() == Some(libc::EINVAL),
+            _ => false,
+        }
+    }
+
     pub fn is_permission_denied(&self) -> bool {
         let source = match self {
             CgroupError::Create { source, .. }
@@ -269,6 +279,19 @@ impl Cgroup {
         let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
         let proc_cgroup = read(Path::new("/proc/self/cgroup"))?;
         Self::resolve_from(mode, &mountinfo, &proc_cgroup, cgroups_path, id)
+    }
+
+    /// The cgroups this process is in, one per hierarchy, for a container without a cgroup of
+    /// its own (rootless, not delegated): what its cgroup mount shows. Nothing to remove.
+    pub fn of_this_process() -> Result<Cgroup, CgroupError> {
+        let mut cg = Self::resolve(None, "_")?;
+        for h in &mut cg.hierarchies {
+            // resolve's default is <own>/husk/<id>: back to <own>.
+            h.rel.pop();
+            h.rel.pop();
+            h.default_path = false;
+        }
+        Ok(cg)
     }
 
     /// `resolve` on given /proc contents (pure, for tests).
@@ -483,7 +506,12 @@ impl Cgroup {
         if let Some(h) = self.hierarchies.iter().find(|h| !h.v2 && h.has("devices")) {
             let dir = h.dir();
             write(&dir.join("devices.deny"), "a")?;
-            for r in rules {
+            // A rule with no access left (only letters the kernel does not know) changes
+            // nothing.
+            for r in rules
+                .iter()
+                .filter(|r| r.kind == 'a' || !r.access.is_empty())
+            {
                 let file = if r.allow {
                     "devices.allow"
                 } else {
@@ -518,7 +546,10 @@ impl Cgroup {
                 return self.apply_devices(new);
             };
             let dir = h.dir();
-            for r in writes {
+            for r in writes
+                .iter()
+                .filter(|r| r.kind == 'a' || !r.access.is_empty())
+            {
                 let file = if r.allow {
                     "devices.allow"
                 } else {
@@ -590,7 +621,7 @@ impl Cgroup {
                     if fs::remove_dir(&dir).is_err() {
                         break;
                     }
-                } else if let Err(e) = rmdir_retrying(&dir) {
+                } else if let Err(e) = rmdir_with_subcgroups(&dir) {
                     first_err.get_or_insert(e);
                     break;
                 }
@@ -690,6 +721,19 @@ fn inherit_cpuset(dir: &Path) -> Result<(), CgroupError> {
         }
     }
     Ok(())
+}
+
+/// The container's own cgroup, with the sub-cgroups the container made in it (a container
+/// with its cgroup mounted writable may), deepest first, as runc removes them.
+fn rmdir_with_subcgroups(dir: &Path) -> Result<(), CgroupError> {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                rmdir_with_subcgroups(&e.path())?;
+            }
+        }
+    }
+    rmdir_retrying(dir)
 }
 
 fn rmdir_retrying(dir: &Path) -> Result<(), CgroupError> {

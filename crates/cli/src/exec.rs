@@ -14,6 +14,10 @@ pub fn process(a: &ExecArgs, base: Option<&Process>) -> Result<Process> {
         let mut de = serde_json::Deserializer::from_slice(&text);
         let mut v: Value = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| anyhow::anyhow!("{}: {}: {}", path.display(), e.path(), e.inner()))?;
+        for note in husk_spec::lenient::relax(&mut v, husk_spec::lenient::Root::Process) {
+            tracing::warn!("{}: {note}", path.display());
+        }
+        husk_spec::lenient::spec_names(&mut v, husk_spec::lenient::Root::Process);
         // runc runs a process without `user` as uid and gid 0.
         let Some(o) = v.as_object_mut() else {
             bail!("{}: the process must be a JSON object", path.display());

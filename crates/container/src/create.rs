@@ -122,6 +122,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         config: bundle.spec.clone(),
         cgroup: None,
         creating: Creator::me(),
+        host_mounts_on_rootfs: (!plan.has_own_mount_namespace())
+            .then(|| crate::rootfs::mounts_on(&bundle.rootfs)),
     };
     dir.save(&stored)?;
     stage("state-dir");
@@ -145,6 +147,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
     )
     .step(|| format!("opening {}", fifo_path.display()))?;
     let mut cgroup = make_cgroup(linux, opts, rootless, &dir, &mut stored)?;
+    // Without a cgroup of its own (rootless), a cgroup mount shows the ones husk is in, as
+    // runc's does.
+    let shown_cgroup = match &cgroup {
+        None if rootless => Cgroup::of_this_process().ok(),
+        _ => None,
+    };
     cleanup.cgroup = cgroup.clone();
     // Limits are in place before any process joins the cgroup. A systemd scope only exists
     // once it has a process: it is limited as soon as the intermediate is in it, below.
@@ -166,7 +174,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
                 id: &opts.id,
                 bundle: &bundle,
                 plan: &plan,
-                cgroup: cgroup.as_ref(),
+                cgroup: cgroup.as_ref().or(shown_cgroup.as_ref()),
                 channel: child,
                 fifo,
                 no_pivot: opts.no_pivot,
@@ -238,6 +246,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
         }
     };
     cleanup.init = Some(pid);
+    if let Some(cg) = &cgroup {
+        limit_pids(cg, &bundle.spec)?;
+    }
     stored.pid = pid;
     // A zombie still has its start time: an init that failed is waited for below, where its
     // own error message arrives.
@@ -359,6 +370,7 @@ fn protect_husk_binary(spec: &Spec) -> Result<bool, Error> {
         .as_ref()
         .is_some_and(|l| NamespacePlan::from_linux(l).creates(CloneFlags::CLONE_NEWPID));
     if own_pid_namespace && !sealed_exe::running_from_sealed_copy() && ExecStub::can_make() {
+        tracing::debug!("CVE-2019-5736: the container's process is exec'd through the sealed stub");
         return Ok(true);
     }
     sealed_exe::reexec_from_sealed_copy()?;
@@ -383,17 +395,6 @@ fn check_supported(spec: &Spec, opts: &CreateOptions) -> Result<(), Error> {
     check_terminal(process.terminal().unwrap_or(false), opts)?;
     crate::lsm::refuse_labels(spec).map_err(Error::Lsm)?;
     let linux = spec.linux().as_ref().expect("validated");
-    let plan = NamespacePlan::from_linux(linux);
-    let joins_mount_ns = plan.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS);
-    if !plan.creates(CloneFlags::CLONE_NEWNS) && !joins_mount_ns {
-        // runc then skips the rootfs and every mount and runs the process in the host's
-        // filesystem; husk refuses rather than touch the host's mounts or ignore them.
-        return Err(Error::Unsupported(
-            "linux.namespaces without a \"mount\" namespace (new or joined): the rootfs and \
-             mounts cannot be set up without changing the host's mount table"
-                .into(),
-        ));
-    }
     if linux.intel_rdt().is_some() {
         // The spec makes an unusable intelRdt an error; husk has no resctrl support at all.
         return Err(Error::Unsupported(
@@ -436,12 +437,32 @@ pub fn check_terminal(terminal: bool, opts: &CreateOptions) -> Result<(), Error>
 /// The container's limits: the device list, then `linux.resources`. A device cgroup takes
 /// CAP_SYS_ADMIN on the host (v1 lists, v2 eBPF): rootless, in a delegated cgroup, the
 /// container only has the host's nodes, bind-mounted.
+/// Every limit but the pids one, which waits for the init (limit_pids).
 fn limit(cgroup: &Cgroup, spec: &Spec, rootless: bool) -> Result<(), Error> {
     if !rootless {
         apply_devices(cgroup, spec)?;
     }
     if let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        husk_cgroups::apply_resources(cgroup, resources, false)?;
+        let mut without_pids = resources.clone();
+        without_pids.set_pids(None);
+        husk_cgroups::apply_resources(cgroup, &without_pids, false)?;
+    }
+    Ok(())
+}
+
+/// `linux.resources.pids`, once the init exists: for a moment the cgroup holds both the
+/// intermediate and the init, so a limit of 1 (runc's reading of 0) set earlier would stop
+/// the init from being forked. runc also sets its limits after its init is in the cgroup.
+fn limit_pids(cgroup: &Cgroup, spec: &Spec) -> Result<(), Error> {
+    let pids = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| *r.pids());
+    if let Some(pids) = pids {
+        let mut only_pids = oci_spec::runtime::LinuxResources::default();
+        only_pids.set_pids(Some(pids));
+        husk_cgroups::apply_resources(cgroup, &only_pids, false)?;
     }
     Ok(())
 }

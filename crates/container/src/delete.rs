@@ -70,6 +70,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
         cg.remove()?;
     }
     stage("delete-cgroup");
+    if let Some(before) = stored.host_mounts_on_rootfs {
+        crate::rootfs::unmount_added(&stored.rootfs, before)?;
+    }
     dir.remove()?;
     Ok(())
 }

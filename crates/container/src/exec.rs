@@ -193,12 +193,17 @@ fn parent_side(
         ToParent::Error { message } => return Err(Error::Init(message)),
         other => return Err(Error::Init(format!("expected Hello, got {other:?}"))),
     }
+    tracing::debug!("exec: joined the container's namespaces");
     if let Some(cg) = cgroup {
         cg.add_pid(intermediate.as_raw())?;
+        tracing::debug!("exec: joined the container's cgroup");
     }
     parent.to_child(&ToChild::Proceed)?;
     let pid = match parent.from_child()? {
-        ToParent::InitPid { pid } => pid,
+        ToParent::InitPid { pid } => {
+            tracing::debug!("exec: the process is pid {pid}, about to exec");
+            pid
+        }
         ToParent::Error { message } => return Err(Error::Init(message)),
         other => return Err(Error::Init(format!("expected the pid, got {other:?}"))),
     };
@@ -227,7 +232,10 @@ fn parent_side(
                     None => console = Some(master),
                 }
             }
-            Err(sync::SyncError::Closed) => break,
+            Err(sync::SyncError::Closed) => {
+                tracing::debug!("exec: pid {pid} exec'd");
+                break;
+            }
             Ok((ToParent::Error { message }, _)) => {
                 crate::kill::kill_and_wait(pid);
                 return Err(Error::Init(message));

@@ -184,10 +184,15 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
 
     // The filesystem: propagation, the rootfs as a mount point, every mount, /dev.
     let rootfs_path = &a.bundle.rootfs;
-    rootfs::prepare(
-        rootfs_path,
-        rootfs::root_propagation(linux.rootfs_propagation().as_deref()),
-    )?;
+    let own_mount_ns = a.plan.has_own_mount_namespace();
+    if own_mount_ns {
+        rootfs::prepare(
+            rootfs_path,
+            rootfs::root_propagation(linux.rootfs_propagation().as_deref()),
+        )?;
+    } else {
+        rootfs::prepare_in_host_namespace(rootfs_path)?;
+    }
     let root = Root::open(rootfs_path)?; // opened after the bind, so it is the new mount
     let ctx = MountContext {
         root: &root,
@@ -212,7 +217,15 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
         }
         devices::create_symlinks(&root)?;
     }
-    for d in linux.devices().iter().flatten() {
+    // /dev/ptmx is the symlink to the container's devpts made above, as runc keeps it: a
+    // node listed for it would replace it (bound from the host's, rootless) and the
+    // container's terminal would come from the wrong devpts.
+    for d in linux
+        .devices()
+        .iter()
+        .flatten()
+        .filter(|d| d.path() != Path::new("/dev/ptmx"))
+    {
         devices::create(&root, &devices::node_of(d), ctx.in_userns)?;
     }
     root.mkdir_all(process.cwd(), 0o755)?;
@@ -251,12 +264,16 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     .step(|| "opening /proc")?;
     check_procfs(&host_proc)?;
 
-    if a.no_pivot {
+    if !own_mount_ns {
+        rootfs::enter_by_chroot(rootfs_path)?;
+    } else if a.no_pivot {
         rootfs::move_root(rootfs_path)?;
     } else {
         rootfs::pivot(rootfs_path)?;
     }
-    rootfs::apply_root_propagation(linux.rootfs_propagation().as_deref())?;
+    if own_mount_ns {
+        rootfs::apply_root_propagation(linux.rootfs_propagation().as_deref())?;
+    }
     let root = Root::open(Path::new("/"))?;
     // The terminal, from the container's own devpts; the master goes to `create`.
     if process.terminal().unwrap_or(false) {
@@ -307,6 +324,8 @@ fn init_steps(a: &InitArgs<'_>) -> Result<Infallible, SysError> {
     exec.finish_env();
     let exe = exec.find_executable()?;
 
+    sys::exit_on_signals(&[libc::SIGHUP, libc::SIGINT, libc::SIGTERM])
+        .step(|| "handling termination signals while waiting for start")?;
     a.channel
         .to_parent(&ToParent::Ready)
         .map_err(|e| fail("reporting ready", e))?;

@@ -121,6 +121,13 @@ impl NamespacePlan {
         Ok(())
     }
 
+    /// A mount namespace made or joined. Without one the container inherits husk's (the
+    /// host's), as the spec says: its mounts are made there and it is chrooted, not pivoted.
+    pub fn has_own_mount_namespace(&self) -> bool {
+        self.creates(CloneFlags::CLONE_NEWNS)
+            || self.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS)
+    }
+
     pub fn unshare_user(&self) -> Result<(), SysError> {
         if self.new_user {
             unshare(CloneFlags::CLONE_NEWUSER).step(|| "creating the user namespace")?;

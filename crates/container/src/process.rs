@@ -226,7 +226,12 @@ pub fn apply_scheduling(p: &Process, linux: &oci_spec::runtime::Linux) -> Result
         crate::memory_policy::apply(mp)?;
     }
     if let Some(s) = p.scheduler() {
-        crate::scheduler::apply(s)?;
+        let cpus = linux
+            .resources()
+            .as_ref()
+            .and_then(|r| r.cpu().as_ref())
+            .and_then(|c| c.cpus().as_deref());
+        crate::scheduler::apply(s, cpus)?;
     }
     if let Some(io) = p.io_priority() {
         crate::io_priority::apply(io)?;

@@ -30,6 +30,12 @@ pub fn prepare(rootfs: &Path, propagation: MsFlags) -> Result<(), SysError> {
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
         .step(|| format!("setting propagation {propagation:?} on /"))?;
     make_parent_private(rootfs)?;
+    bind_onto_itself(rootfs)
+}
+
+/// The rootfs bound onto itself (recursively): a mount point of its own, which pivot_root
+/// accepts and `delete` can take off in one piece.
+fn bind_onto_itself(rootfs: &Path) -> Result<(), SysError> {
     mount(
         Some(rootfs),
         rootfs,
@@ -176,4 +182,49 @@ pub fn make_readonly() -> Result<(), SysError> {
         None::<&str>,
     )
     .step(|| "remounting / read-only")
+}
+
+/// How many mounts sit exactly on `path` now (0 when it is no mount point).
+pub fn mounts_on(path: &Path) -> usize {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| Path::new(&unescape_mountinfo(mp)) == path)
+        .count()
+}
+
+/// mountinfo writes a space, tab, newline and backslash in a path as octal escapes.
+fn unescape_mountinfo(field: &str) -> String {
+    field
+        .replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// A container in the host's mount namespace (the config has none of its own): its rootfs is
+/// bound onto itself, with no change of propagation anywhere (that would change the host's
+/// mounts; runc makes the host's "/" rslave here), so that every mount of the config lands
+/// under one mount `delete` can take off.
+pub fn prepare_in_host_namespace(rootfs: &Path) -> Result<(), SysError> {
+    bind_onto_itself(rootfs)
+}
+
+/// Enter the rootfs of a container in the host's mount namespace: chroot, as runc does
+/// (pivot_root would change the host's root).
+pub fn enter_by_chroot(rootfs: &Path) -> Result<(), SysError> {
+    chdir(rootfs).step(|| format!("entering {}", rootfs.display()))?;
+    chroot(".").step(|| "chroot into the rootfs")?;
+    chdir("/").step(|| "entering /")
+}
+
+/// `delete` of a container in the host's mount namespace: detach the mounts husk added on
+/// its rootfs (the topmost ones, down to the `before` that were there already), and with
+/// them every mount under them.
+pub fn unmount_added(rootfs: &Path, before: usize) -> Result<(), SysError> {
+    while mounts_on(rootfs) > before {
+        umount2(rootfs, MntFlags::MNT_DETACH)
+            .step(|| format!("unmounting the container's mounts on {}", rootfs.display()))?;
+    }
+    Ok(())
 }

@@ -218,15 +218,39 @@ fn parse_subordinate(text: &str, id: u32, name: Option<&str>) -> Vec<(u64, u64)>
 /// container goes without one, unless the config asks for resources, which the error names.
 pub fn without_cgroup(linux: &Linux, e: &husk_cgroups::CgroupError) -> Result<(), Error> {
     let asked = requested_resources(linux);
-    if !asked.is_empty() {
+    if let Some(first) = asked.first() {
+        // runc's words first (clients and scripts match them), then what and why.
+        let what = first.trim_start_matches("linux.resources.");
         return Err(Error::Rootless(format!(
-            "{}: husk runs as uid {} and may not create the container's cgroup ({e}); \
-             remove these resources or give this user a delegated cgroup",
+            "cannot set {what} limit: container could not join or create cgroup: {}: husk \
+             runs as uid {} and may not create the container's cgroup ({e}); remove these \
+             resources or give this user a delegated cgroup",
             asked.join(", "),
             geteuid()
         )));
     }
-    tracing::debug!("rootless: no cgroup for the container ({e})");
+    if let Some(path) = linux.cgroups_path() {
+        // A placement the config asked for is not dropped silently (runc refuses too).
+        return Err(Error::Rootless(format!(
+            "linux.cgroupsPath {}: husk runs as uid {} and may not create it ({e}); remove \
+             cgroupsPath or give this user a delegated cgroup there",
+            path.display(),
+            geteuid()
+        )));
+    }
+    let own_pidns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid);
+    if !own_pidns {
+        tracing::warn!(
+            "rootless container in the host's pid namespace without a cgroup of its own: \
+             processes its init leaves behind cannot be tracked by kill --all or delete"
+        );
+    } else {
+        tracing::debug!("rootless: no cgroup for the container ({e})");
+    }
     Ok(())
 }
 

@@ -49,7 +49,22 @@ pub fn attr_of(s: &Scheduler) -> Result<SchedAttr, SysError> {
     })
 }
 
-pub fn apply(s: &Scheduler) -> Result<(), SysError> {
+/// `cpuset_cpus`: the container's `linux.resources.cpu.cpus`, which explains an EPERM (the
+/// kernel refuses SCHED_DEADLINE to a task not allowed on every CPU) in runc's words.
+pub fn apply(s: &Scheduler, cpuset_cpus: Option<&str>) -> Result<(), SysError> {
     let attr = attr_of(s)?;
-    sys::sched_setattr_self(attr).step(|| format!("process.scheduler {:?}", s.policy()))
+    match sys::sched_setattr_self(attr) {
+        Err(e)
+            if e.raw_os_error() == Some(libc::EPERM)
+                && cpuset_cpus.is_some_and(|c| !c.is_empty()) =>
+        {
+            Err(fail(
+                format!("process.scheduler {:?}", s.policy()),
+                "process scheduler can't be used together with AllowedCPUs \
+                 (linux.resources.cpu.cpus: the kernel gives SCHED_DEADLINE only to a task \
+                 allowed on every CPU)",
+            ))
+        }
+        other => other.step(|| format!("process.scheduler {:?}", s.policy())),
+    }
 }

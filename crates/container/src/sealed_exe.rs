@@ -103,9 +103,12 @@ pub fn reexec_from_sealed_copy() -> Result<(), SysError> {
         return Ok(());
     }
     let copy = match through_readonly_overlay() {
-        Ok(fd) => fd,
+        Ok(fd) => {
+            tracing::debug!("CVE-2019-5736: re-executing husk from a read-only overlay");
+            fd
+        }
         Err(e) => {
-            tracing::debug!("{e}; using a sealed memfd copy instead");
+            tracing::debug!("{e}; CVE-2019-5736: re-executing husk from a sealed memfd copy");
             sealed_memfd_copy()?
         }
     };

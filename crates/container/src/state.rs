@@ -67,6 +67,11 @@ pub struct Stored {
     /// reported stopped and `delete` removes what was made).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creating: Option<Creator>,
+    /// A container in the host's mount namespace (none of its own): how many mounts were
+    /// on its rootfs before create, so that `delete` takes off the ones husk added (the
+    /// rootfs bind, and under it every mount of the config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_mounts_on_rootfs: Option<usize>,
 }
 
 /// The `husk create` process at work on a container (pid and start time).

@@ -613,6 +613,33 @@ pub fn private_procfs() -> io::Result<OwnedFd> {
     detached_mount(c"proc")
 }
 
+/// A handler that ends the process: `_exit(128 + signal)`, async-signal-safe.
+extern "C" fn exit_on(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe and takes no lock.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Make `signals` end the process. A container's init waiting for `start` is PID 1 of its pid
+/// namespace, which the kernel spares every signal it has no handler for (SIGKILL aside):
+/// runc's init, a Go program, exits on SIGHUP, SIGINT and SIGTERM, so a created container
+/// can be stopped with them (through --pidfd-socket, say). husk's does the same.
+pub fn exit_on_signals(signals: &[libc::c_int]) -> io::Result<()> {
+    for &sig in signals {
+        // SAFETY: an all-zero sigaction is valid; the handler is an extern "C" fn that only
+        // calls _exit; sigaction copies the struct.
+        let ret = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = exit_on as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut())
+        };
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Every signal back to its default disposition, as runc does before exec: an ignored signal
 /// stays ignored across execve, so a husk started under `nohup` (SIGHUP ignored) or by Rust
 /// (SIGPIPE ignored) would pass that on, and `docker kill -s HUP` would go unseen. Handlers

@@ -62,11 +62,11 @@ impl Bundle {
             source,
         })?;
         let file = dir.join("config.json");
-        let spec = parse_config_file(&file)?;
-        let warnings = validate(&spec).map_err(|violations| BundleError::Invalid {
+        let (spec, mut warnings) = parse_config_file(&file)?;
+        warnings.extend(validate(&spec).map_err(|violations| BundleError::Invalid {
             file: file.clone(),
             violations,
-        })?;
+        })?);
         let root = spec
             .root()
             .as_ref()
@@ -109,8 +109,9 @@ fn destinations_inside_the_rootfs(spec: &mut Spec, rootfs: &Path) {
     }
 }
 
-/// Parse a config file, naming the JSON path of a type error.
-pub fn parse_config_file(file: &Path) -> Result<Spec, BundleError> {
+/// Parse a config file, naming the JSON path of a type error; with the warnings of what was
+/// read as runc reads it (lenient.rs).
+pub fn parse_config_file(file: &Path) -> Result<(Spec, Vec<String>), BundleError> {
     let f = File::open(file).map_err(|source| BundleError::Read {
         path: file.to_path_buf(),
         source,
@@ -123,7 +124,7 @@ pub fn parse_config_file(file: &Path) -> Result<Spec, BundleError> {
             message: format!("file is {len} bytes, larger than the {MAX_CONFIG_BYTES} husk reads"),
         });
     }
-    parse_config_reader(BufReader::new(f)).map_err(|(json_path, message)| BundleError::Parse {
+    parse_config_noting(BufReader::new(f)).map_err(|(json_path, message)| BundleError::Parse {
         file: file.to_path_buf(),
         json_path,
         message,
@@ -131,10 +132,18 @@ pub fn parse_config_file(file: &Path) -> Result<Spec, BundleError> {
 }
 
 /// Parse config JSON from a reader; the error is (JSON path, message).
-pub fn parse_config_reader<R: std::io::Read>(mut r: R) -> Result<Spec, (String, String)> {
+pub fn parse_config_reader<R: std::io::Read>(r: R) -> Result<Spec, (String, String)> {
+    parse_config_noting(r).map(|(spec, _)| spec)
+}
+
+/// As parse_config_reader, with what was read as runc reads it (lenient.rs).
+pub fn parse_config_noting<R: std::io::Read>(
+    mut r: R,
+) -> Result<(Spec, Vec<String>), (String, String)> {
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes)
         .map_err(|e| (".".to_string(), e.to_string()))?;
+    let notes = relax_json(&mut bytes);
     let mut de = serde_json::Deserializer::from_slice(&bytes);
     let mut spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -151,7 +160,23 @@ pub fn parse_config_reader<R: std::io::Read>(mut r: R) -> Result<Spec, (String, 
             r.set_pids(None);
         }
     }
-    Ok(spec)
+    Ok((spec, notes))
+}
+
+/// Rewrite `bytes` as runc would read them, when anything needs it (lenient.rs). JSON that
+/// does not parse is left for the typed parse to report with its line and column.
+fn relax_json(bytes: &mut Vec<u8>) -> Vec<String> {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Vec::new();
+    };
+    let notes = crate::lenient::relax(&mut value, crate::lenient::Root::Config);
+    let renamed = crate::lenient::spec_names(&mut value, crate::lenient::Root::Config);
+    if renamed || !notes.is_empty() {
+        if let Ok(relaxed) = serde_json::to_vec(&value) {
+            *bytes = relaxed;
+        }
+    }
+    notes
 }
 
 /// A type error where runc's words are what scripts match: an unparsable memory policy is an

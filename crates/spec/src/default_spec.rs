@@ -62,8 +62,9 @@ pub fn rootless_spec(uid: u32, gid: u32, cgroup_ns: bool) -> Value {
     if cgroup_ns {
         add_namespace(&mut s, "cgroup");
     }
+    // The cgroup mount stays, read-only, as in runc's: it shows the container's cgroup, or
+    // without one of its own the cgroups husk runs in.
     let mounts = s["mounts"].as_array_mut().expect("array");
-    mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
     for m in mounts.iter_mut() {
         if m["destination"] == "/sys" {
             *m = json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});

@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod default_spec;
+pub mod lenient;
 pub mod pids;
 pub mod state;
 pub mod time;

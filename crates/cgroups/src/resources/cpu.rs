@@ -41,25 +41,58 @@ fn apply_cpu_v1(dir: &Dir, c: &LinuxCpu) -> Result<(), CgroupError> {
     if let Some(s) = c.shares().filter(|s| *s != 0) {
         dir.set(&format!("{F}.shares"), "cpu.shares", s)?;
     }
-    // The period first: a quota is checked against the period already in place.
-    if let Some(p) = c.period().filter(|p| *p != 0) {
-        dir.set(&format!("{F}.period"), "cpu.cfs_period_us", p)?;
-    }
-    if let Some(q) = c.quota().filter(|q| *q != 0) {
-        dir.set(&format!("{F}.quota"), "cpu.cfs_quota_us", q)?;
-    }
+    set_pair(
+        dir,
+        (
+            "period",
+            "cpu.cfs_period_us",
+            c.period().filter(|p| *p != 0),
+        ),
+        ("quota", "cpu.cfs_quota_us", c.quota().filter(|q| *q != 0)),
+    )?;
     if let Some(b) = c.burst() {
         dir.set(&format!("{F}.burst"), "cpu.cfs_burst_us", b)?;
     }
-    // The realtime period before the runtime, which must fit in it.
-    if let Some(p) = c.realtime_period().filter(|p| *p != 0) {
-        dir.set(&format!("{F}.realtimePeriod"), "cpu.rt_period_us", p)?;
-    }
-    if let Some(r) = c.realtime_runtime().filter(|r| *r != 0) {
-        dir.set(&format!("{F}.realtimeRuntime"), "cpu.rt_runtime_us", r)?;
-    }
+    set_pair(
+        dir,
+        (
+            "realtimePeriod",
+            "cpu.rt_period_us",
+            c.realtime_period().filter(|p| *p != 0),
+        ),
+        (
+            "realtimeRuntime",
+            "cpu.rt_runtime_us",
+            c.realtime_runtime().filter(|r| *r != 0),
+        ),
+    )?;
     if let Some(i) = c.idle() {
         dir.set(&format!("{F}.idle"), "cpu.idle", i)?;
+    }
+    Ok(())
+}
+
+/// A period and the quota (or realtime runtime) measured against it: the kernel checks each
+/// write against the other's current value (and the parent's limit), so either order can be
+/// refused on its own. As runc: the period first; if it is refused with EINVAL while a quota
+/// is coming too, the quota, then the period again.
+fn set_pair(
+    dir: &Dir,
+    period: (&str, &str, Option<u64>),
+    quota: (&str, &str, Option<i64>),
+) -> Result<(), CgroupError> {
+    let mut period_pending = None;
+    if let (field, file, Some(p)) = period {
+        match dir.set(&format!("{F}.{field}"), file, p) {
+            Err(e) if e.is_einval() && quota.2.is_some() => period_pending = Some((field, file, p)),
+            other => other?,
+        }
+    }
+    if let (field, file, Some(q)) = quota {
+        dir.set(&format!("{F}.{field}"), file, q)?;
+    }
+    if let Some((field, file, p)) = period_pending {
+        dir.set(&format!("{F}.{field}"), file, p)?;
     }
     Ok(())
 }

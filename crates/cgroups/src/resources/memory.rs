@@ -28,7 +28,12 @@ pub(super) fn apply(cg: &Cgroup, m: &LinuxMemory, updating: bool) -> Result<(), 
 }
 
 fn apply_v1(dir: &Dir, m: &LinuxMemory) -> Result<(), CgroupError> {
-    let (limit, swap) = (m.limit(), m.swap());
+    let (limit, mut swap) = (m.limit(), m.swap());
+    if limit == Some(-1) && swap.is_none() && dir.has("memory.memsw.limit_in_bytes") {
+        // No memory limit means no memory+swap limit either (as runc): an old memsw limit
+        // below the new unlimited memory one would make the kernel refuse it.
+        swap = Some(-1);
+    }
     match (limit, swap) {
         (Some(l), Some(s)) => {
             // memsw.limit must stay >= limit at every moment: raise memsw first when it grows.
