@@ -559,3 +559,52 @@ fn a_ptmx_device_entry_does_not_break_the_terminal_rootless() {
     assert_eq!(code, 0, "stderr {err}");
     assert_eq!(out, "/dev/pts/0\npts/ptmx\n");
 }
+
+/// exec into a created, not yet started container works rootless (as with runc): the
+/// waiting init is dumpable then, so its namespaces are the user's to open, and it holds no
+/// fd into the host while it is (the host's /proc it held is closed first).
+#[test]
+fn exec_into_a_created_container_works_rootless() {
+    skip_unless_root!();
+    needs_setup_tools();
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    let b = rootless_bundle(u, &["sleep", "100"]);
+    b.write();
+    let id = unique("rl-created");
+    let user_cmd = |args: &[&str]| as_user(u, Some(xdg.path()), b.path(), args);
+    let (code, _, err) = user_cmd(&["create", "--bundle", ".", &id]);
+    assert_eq!(code, 0, "create: {err}");
+    let (code, out, err) = user_cmd(&["exec", &id, "sh", "-c", "cat /proc/self/uid_map"]);
+    assert_eq!(code, 0, "exec into the created container: {err}");
+    assert_eq!(out.split_whitespace().next(), Some("0"), "{out}");
+    // What the waiting init holds: nothing that leads out of the container.
+    let state: Value = serde_json::from_str(&user_cmd(&["state", &id]).1).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let target = std::fs::read_link(fd.path()).unwrap();
+        assert!(
+            target != Path::new("/proc"),
+            "the waiting init holds the host's /proc as fd {:?}",
+            fd.file_name()
+        );
+    }
+    // Dumpable, its /proc/<pid>/exe is open to the container: it must not be husk's binary
+    // on the host, which the user may own (CVE-2019-5736).
+    let exe = std::fs::metadata(format!("/proc/{pid}/exe")).unwrap();
+    let host_binary = std::fs::metadata(&u.husk).unwrap();
+    assert_ne!(
+        (exe.dev(), exe.ino()),
+        (host_binary.dev(), host_binary.ino()),
+        "the waiting init runs from the host's husk binary"
+    );
+    let (code, _, err) = user_cmd(&["start", &id]);
+    assert_eq!(code, 0, "start: {err}");
+    let (code, out, _) = user_cmd(&["exec", &id, "sh", "-c", "cat /proc/1/cmdline"]);
+    assert_eq!((code, out.as_str()), (0, "sleep\x00100\x00"));
+    let (code, _, err) = user_cmd(&["delete", "--force", &id]);
+    assert_eq!(code, 0, "delete: {err}");
+}

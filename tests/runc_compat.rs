@@ -148,6 +148,21 @@ fn a_start_container_hook_without_env_gets_the_processes_environment() {
     assert!(env.lines().any(|l| l == "FROM_PROCESS=yes"), "{env}");
 }
 
+/// createContainer hooks run in the rootfs, so that they can name its files relatively
+/// (runc's hooks_so.bats mounts a library at ./lib that way).
+#[test]
+fn a_create_container_hook_runs_in_the_rootfs() {
+    skip_unless_root!();
+    let mut b = bundle("cat /hook-was-here");
+    b.config["root"]["readonly"] = json!(false);
+    b.config["hooks"] = json!({"createContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "pwd > ./hook-was-here"]}]});
+    b.write();
+    let out = run_ok(&b, "createContainer hook cwd");
+    let rootfs = std::fs::canonicalize(b.rootfs()).unwrap();
+    assert_eq!(out.trim(), rootfs.to_str().unwrap());
+}
+
 /// Masked directories share one read-only tmpfs (one mount, not one per path), and a path
 /// listed twice is no error.
 #[test]
@@ -838,4 +853,145 @@ fn scheduler_flags_by_the_specs_name_and_deadline_with_a_cpuset() {
         "{err}"
     );
     h.assert_no_trace(&id);
+}
+
+/// A tmpfs on the host with per-mount `flags` (set by a bind remount, so that a bind of it
+/// can clear them), taken off again on drop.
+struct HostMount(TempDir);
+
+impl HostMount {
+    fn new(flags: &str) -> HostMount {
+        let dir = TempDir::new("husk-flags");
+        let path = dir.0.to_str().unwrap().to_string();
+        let sh =
+            |args: &[&str]| assert!(Command::new("mount").args(args).status().unwrap().success());
+        sh(&["-t", "tmpfs", "tmpfs", &path]);
+        sh(&["--bind", "-o", "remount,diratime,atime,strictatime", &path]);
+        sh(&["--bind", "-o", &format!("remount,{flags}"), &path]);
+        HostMount(dir)
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0 .0).status();
+    }
+}
+
+/// Bind `host` (with host flags) at /mnt with `options`, optionally in a user namespace, run
+/// it: Ok(the flags of /mnt inside) or Err(stderr).
+fn bind_flags(host: &str, options: &[&str], userns: bool) -> Result<Vec<String>, String> {
+    let src = HostMount::new(host);
+    let mut b = bundle("grep ' /mnt ' /proc/self/mounts | cut -d' ' -f4");
+    std::fs::create_dir_all(b.rootfs().join("mnt")).unwrap();
+    add_mount(
+        &mut b,
+        json!({"destination": "/mnt", "type": "bind", "source": src.0 .0, "options": options}),
+    );
+    if userns {
+        user_namespace(&mut b);
+    }
+    b.write();
+    let h = Husk::new();
+    let id = unique("bindflags");
+    let (code, out, err) = h.run_bundle(&b, &id);
+    h.assert_no_trace(&id);
+    match code {
+        0 => Ok(out.trim().split(',').map(str::to_string).collect()),
+        _ => Err(err),
+    }
+}
+
+/// runc's bind flag semantics: naming any flag gives exactly the flags named (the rest
+/// cleared), none keeps the source's; in a user namespace the flags the kernel locked are
+/// kept, but clearing one by name, or asking for another atime, is an error, never a mount
+/// other than the one asked for.
+#[test]
+fn bind_mounts_get_the_flags_named_and_locked_ones_are_never_cleared_silently() {
+    skip_unless_root!();
+    let has = |f: &Vec<String>, x: &str| f.iter().any(|g| g == x);
+    let kept = bind_flags("ro,noexec,nodiratime", &["bind"], false).unwrap();
+    assert!(
+        has(&kept, "ro") && has(&kept, "noexec") && has(&kept, "nodiratime"),
+        "{kept:?}"
+    );
+
+    let cleared = bind_flags("ro,noexec,nosymfollow,nodiratime", &["bind", "dev"], false).unwrap();
+    assert!(
+        has(&cleared, "rw") && !has(&cleared, "noexec"),
+        "{cleared:?}"
+    );
+    assert!(!has(&cleared, "nosymfollow"), "{cleared:?}");
+
+    let locked = bind_flags("ro,noexec,nosymfollow,nodiratime", &["bind", "dev"], true).unwrap();
+    assert!(
+        has(&locked, "ro") && has(&locked, "noexec") && has(&locked, "nodiratime"),
+        "{locked:?}"
+    );
+    assert!(
+        !has(&locked, "nosymfollow"),
+        "nosymfollow is not lockable: {locked:?}"
+    );
+
+    let symfollow =
+        bind_flags("rw,nodev,nosymfollow", &["bind", "ro", "symfollow"], false).unwrap();
+    assert!(has(&symfollow, "ro") && !has(&symfollow, "nosymfollow") && !has(&symfollow, "nodev"));
+
+    let err = bind_flags("ro", &["bind", "rw", "nosuid", "nodev"], true).unwrap_err();
+    assert!(
+        err.contains("error mounting") && err.contains("operation not permitted"),
+        "{err}"
+    );
+    assert!(err.contains("cannot clear locked flags ro"), "{err}");
+
+    let err = bind_flags("relatime", &["bind", "noatime"], true).unwrap_err();
+    assert!(
+        err.contains("cannot change locked atime flags relatime"),
+        "{err}"
+    );
+}
+
+/// seccomp's flags as runc sets them: SPEC_ALLOW when the config has no `flags`, none for
+/// `[]`, and TSYNC accepted but left out (the init is single-threaded when it loads the
+/// filter); the filter applies either way. `--debug` logs the value, as runc's suite reads it.
+#[test]
+fn seccomp_filter_flags_are_runcs() {
+    skip_unless_root!();
+    for (flags, expected) in [
+        (
+            json!(["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG"]),
+            2,
+        ),
+        (json!(["SECCOMP_FILTER_FLAG_SPEC_ALLOW"]), 4),
+        (json!([]), 0),
+        (Value::Null, 4),
+    ] {
+        let mut b = bundle("mkdir /tmp/d");
+        b.config["root"]["readonly"] = json!(false);
+        let mut seccomp = json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]});
+        if !flags.is_null() {
+            seccomp["flags"] = flags.clone();
+        }
+        b.config["linux"]["seccomp"] = seccomp;
+        b.write();
+        let h = Husk::new();
+        let id = unique("scflags");
+        let out = h.run(&[
+            "--debug",
+            "run",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ]);
+        let err = text(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "mkdir is refused under {flags}: {err}"
+        );
+        assert!(err.contains("Operation not permitted"), "{err}");
+        let line = format!("msg=\"seccomp filter flags: {expected}\"");
+        assert!(err.contains(&line), "{flags}: expected {line} in {err}");
+        h.ok(&["delete", "--force", &id]);
+    }
 }

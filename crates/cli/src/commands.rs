@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 use husk_container::state::{status_of, Store};
 use husk_container::{
-    create, delete, events, exec, kill, parse_signal, pause, resume, run, start, update,
+    create, delete, events, exec, kill, parse_signal, pause, resume, start, update, wait,
     CreateOptions, ExecOptions,
 };
 
@@ -126,7 +126,7 @@ fn listen_fds() -> u32 {
 fn run_cmd(store: &Store, r: &crate::args::RunArgs, systemd_cgroup: bool) -> Result<i32> {
     let id = &r.create.id;
     if !r.detach && !r.no_subreaper {
-        run::become_subreaper()?;
+        wait::become_subreaper()?;
     }
     let opts = CreateOptions {
         foreground: !r.detach,
@@ -140,7 +140,7 @@ fn run_cmd(store: &Store, r: &crate::args::RunArgs, systemd_cgroup: bool) -> Res
     if r.detach {
         return Ok(0);
     }
-    let code = run::wait_for_exit(created.pid, created.console)?;
+    let code = wait::wait_for_exit(created.pid, created.console)?;
     if !r.keep {
         delete(store, id, true).with_context(|| format!("run {id}: delete"))?;
     }
@@ -151,10 +151,10 @@ fn run_cmd(store: &Store, r: &crate::args::RunArgs, systemd_cgroup: bool) -> Res
 fn exec_cmd(store: &Store, a: &ExecArgs) -> Result<i32> {
     let id = &a.id;
     let stored = store.peek(id).with_context(|| format!("exec {id}"))?;
-    let process = crate::exec::process(a, stored.config.process().as_ref())
+    let process = crate::exec_process::process(a, stored.config.process().as_ref())
         .with_context(|| format!("exec {id}"))?;
     if !a.detach {
-        run::become_subreaper()?;
+        wait::become_subreaper()?;
     }
     let opts = ExecOptions {
         id: id.clone(),
@@ -171,7 +171,7 @@ fn exec_cmd(store: &Store, a: &ExecArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    Ok(run::wait_for_exit(started.pid, started.console)?)
+    Ok(wait::wait_for_exit(started.pid, started.console)?)
 }
 
 /// ps: the container's pids as JSON, or ps(1)'s table cut down to them.

@@ -3,7 +3,7 @@
 
 mod args;
 mod commands;
-mod exec;
+mod exec_process;
 mod logging;
 mod update;
 

@@ -12,20 +12,21 @@ use husk_cgroups::Cgroup;
 use husk_spec::{Bundle, ContainerState, Status};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
-use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::Spec;
 
+use crate::cgroup_driver::CgroupDriver;
 use crate::crash_point::stage;
 use crate::error::StepContext;
 use crate::exec_stub::ExecStub;
 use crate::fd_socket::PidfdOf;
 use crate::idmapped_mounts::{ContainerUserns, MountSources};
 use crate::init::{self, InitArgs};
+use crate::kill::ProcessGuard;
 use crate::namespaces::{self, NamespacePlan};
 use crate::seccomp::{connect_listener, SeccompPlan};
 use crate::state::{owner_of, ContainerDir, Creator, Store, Stored};
-use crate::sync::{self, ToChild, ToParent};
+use crate::sync::{self, ToChild, ToParent, Until};
 use crate::{hooks, kill, process_info, rootless, sealed_exe, sys, terminal, Error};
 
 /// The flags of `husk create` (and `run`).
@@ -58,270 +59,395 @@ pub struct Created {
     pub console: Option<OwnedFd>,
 }
 
-/// Create the container.
+/// Create the container: each phase below undoes nothing itself; what it made is owned by the
+/// `Creation`, which takes it all back if a later phase fails (or husk returns early).
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
-    crate::state::validate_id(&opts.id)?;
-    let mut bundle = Bundle::load(&opts.bundle)?;
-    let use_exec_stub = protect_husk_binary(&bundle.spec)?;
-    if opts.listen_fds > 0 {
-        if let Some(p) = bundle.spec.process_mut() {
-            let mut env = p.env().clone().unwrap_or_default();
-            env.push(format!("LISTEN_FDS={}", opts.listen_fds));
-            env.push("LISTEN_PID=1".into());
-            p.set_env(Some(env));
+    let prepared = Prepared::new(opts)?;
+    let mut c = Creation::begin(store, opts, prepared)?;
+    c.fork()?;
+    c.place_and_map()?;
+    c.await_init()?;
+    c.runtime_hooks()?;
+    let console = c.await_ready()?;
+    c.commit(console)
+}
+
+/// What is known and checked before anything is made: the bundle, the namespaces, the
+/// rootless policy, the compiled seccomp filter and its agent.
+struct Prepared {
+    bundle: Bundle,
+    plan: NamespacePlan,
+    rootless: bool,
+    rootless_maps: Option<rootless::MapWriters>,
+    seccomp: Option<SeccompPlan>,
+    seccomp_listener: Option<std::os::unix::net::UnixStream>,
+    use_exec_stub: bool,
+}
+
+impl Prepared {
+    fn new(opts: &CreateOptions) -> Result<Prepared, Error> {
+        crate::state::validate_id(&opts.id)?;
+        let mut bundle = Bundle::load(&opts.bundle)?;
+        let use_exec_stub = protect_husk_binary(&bundle.spec)?;
+        add_listen_fds(&mut bundle.spec, opts.listen_fds);
+        for w in &bundle.warnings {
+            tracing::warn!("{w}");
+        }
+        stage("bundle-loaded");
+        check_supported(&bundle.spec, opts)?;
+        warn_unraisable_ambient(&bundle.spec);
+        let linux = bundle.spec.linux().as_ref().expect("validated");
+        let plan = NamespacePlan::from_linux(linux);
+        let rootless = rootless::is_rootless();
+        if rootless && opts.systemd_cgroup {
+            return Err(Error::Rootless(
+                "--systemd-cgroup: husk does not drive the user's own systemd instance; run \
+                 without --systemd-cgroup (a delegated cgroup husk runs in is used)"
+                    .into(),
+            ));
+        }
+        let rootless_maps = match rootless {
+            true => rootless::check(&bundle.spec, &plan)?,
+            false => None,
+        };
+        // The filter is compiled, and the seccomp agent reached, before anything is made.
+        let seccomp = linux
+            .seccomp()
+            .as_ref()
+            .map(SeccompPlan::compile)
+            .transpose()?;
+        if let Some(plan) = &seccomp {
+            tracing::debug!("seccomp filter flags: {}", plan.flags);
+        }
+        let seccomp_listener = match seccomp.as_ref().and_then(|p| p.listener.as_ref()) {
+            Some(l) if seccomp.as_ref().is_some_and(|p| p.notify) => Some(connect_listener(l)?),
+            _ => None,
+        };
+        Ok(Prepared {
+            bundle,
+            plan,
+            rootless,
+            rootless_maps,
+            seccomp,
+            seccomp_listener,
+            use_exec_stub,
+        })
+    }
+}
+
+/// Socket-activation fds go on at fd 3 onward, with LISTEN_FDS and LISTEN_PID=1 in the
+/// process's environment, as runc does.
+fn add_listen_fds(spec: &mut Spec, listen_fds: u32) {
+    if listen_fds == 0 {
+        return;
+    }
+    if let Some(p) = spec.process_mut() {
+        let mut env = p.env().clone().unwrap_or_default();
+        env.push(format!("LISTEN_FDS={listen_fds}"));
+        env.push("LISTEN_PID=1".into());
+        p.set_env(Some(env));
+    }
+}
+
+/// A container being made: what each phase made so far. Dropped before `commit`, it takes it
+/// all back (see `Cleanup`): no state directory, cgroup or process is left behind.
+struct Creation<'a> {
+    opts: &'a CreateOptions,
+    p: Prepared,
+    dir: ContainerDir,
+    cleanup: Cleanup,
+    /// What is made is recorded as it is made, so that a husk killed at any point leaves a
+    /// state `delete` can clean up from (see crash_point.rs).
+    stored: Stored,
+    cgroup: CgroupDriver,
+    fifo: Option<OwnedFd>,
+    channel: Option<sync::Channel>,
+    intermediate: Pid,
+    /// The intermediate was born in the cgroup (cgroup v2's clone3).
+    placed: bool,
+    sources: Option<MountSources>,
+    /// The init asked for the runtime hooks before the intermediate sent its pid.
+    hooks_requested: bool,
+}
+
+impl<'a> Creation<'a> {
+    /// The state directory, the start gate (exec.fifo) and the cgroup with its limits.
+    fn begin(store: &Store, opts: &'a CreateOptions, p: Prepared) -> Result<Self, Error> {
+        let dir = store.create(&opts.id)?;
+        let cleanup = Cleanup::new(&dir);
+        let stored = Stored {
+            id: opts.id.clone(),
+            pid: 0,
+            pid_start: 0,
+            bundle: p.bundle.dir.clone(),
+            rootfs: p.bundle.rootfs.clone(),
+            created: husk_spec::time::now_rfc3339_nanos(),
+            owner: owner_of(&dir.path),
+            config: p.bundle.spec.clone(),
+            cgroup: None,
+            creating: Creator::me(),
+            host_mounts_on_rootfs: (!p.plan.has_own_mount_namespace())
+                .then(|| crate::rootfs::mounts_on(&p.bundle.rootfs)),
+        };
+        dir.save(&stored)?;
+        stage("state-dir");
+        let mut c = Creation {
+            opts,
+            p,
+            dir,
+            cleanup,
+            stored,
+            cgroup: CgroupDriver::Without { shown: None },
+            fifo: None,
+            channel: None,
+            intermediate: Pid::from_raw(0),
+            placed: false,
+            sources: None,
+            hooks_requested: false,
+        };
+        c.fifo = Some(make_fifo(&c.dir)?);
+        c.make_cgroup()?;
+        stage("cgroup");
+        Ok(c)
+    }
+
+    fn linux(&self) -> &oci_spec::runtime::Linux {
+        self.p.bundle.spec.linux().as_ref().expect("validated")
+    }
+
+    /// The cgroup, made and recorded, then limited by its driver before any process joins
+    /// it (a systemd scope once it has one: see `place_and_map`).
+    fn make_cgroup(&mut self) -> Result<(), Error> {
+        let (opts, rootless) = (self.opts, self.p.rootless);
+        let linux = self.p.bundle.spec.linux().as_ref().expect("validated");
+        let cgroup = make_cgroup(linux, opts, rootless, &self.dir, &mut self.stored)?;
+        self.cleanup.cgroup = cgroup.clone();
+        self.cgroup = CgroupDriver::of(cgroup, rootless);
+        self.cgroup.before_fork(&self.p.bundle.spec)
+    }
+
+    /// Fork the intermediate, which makes the namespaces and forks the init. On cgroup v2 it
+    /// is born in the container's cgroup (no cgroup.procs write, which costs an RCU grace
+    /// period); elsewhere it is moved there after Hello. Nothing here runs in another thread.
+    fn fork(&mut self) -> Result<(), Error> {
+        let (parent, child) = sync::pair()?;
+        let (forked, placed) = fork_in_cgroup(self.cgroup.birthplace())?;
+        match forked {
+            ForkResult::Child => {
+                drop(parent);
+                init::intermediate(self.init_args(child))
+            }
+            ForkResult::Parent { child: pid } => {
+                self.intermediate = pid;
+                self.cleanup.intermediate = Some(ProcessGuard::own_child(pid));
+            }
+        }
+        self.placed = placed;
+        self.channel = Some(parent);
+        self.fifo = None; // the init holds it now
+        self.p.seccomp_listener = None; // and the seccomp agent's socket
+        stage("forked");
+        Ok(())
+    }
+
+    fn init_args(&mut self, channel: sync::Channel) -> InitArgs<'_> {
+        InitArgs {
+            id: &self.opts.id,
+            bundle: &self.p.bundle,
+            plan: &self.p.plan,
+            cgroup: self.cgroup.shown(),
+            channel,
+            fifo: self.fifo.take().expect("made in begin"),
+            no_pivot: self.opts.no_pivot,
+            no_new_keyring: self.opts.no_new_keyring,
+            preserve_fds: self.opts.listen_fds + self.opts.preserve_fds,
+            seccomp: self.p.seccomp.as_ref(),
+            seccomp_listener: self.p.seccomp_listener.as_ref(),
+            state_lock: self.dir.lock_fd(),
+            rootless: self.p.rootless,
+            use_exec_stub: self.p.use_exec_stub,
         }
     }
-    for w in &bundle.warnings {
-        tracing::warn!("{w}");
-    }
-    stage("bundle-loaded");
-    check_supported(&bundle.spec, opts)?;
-    warn_unraisable_ambient(&bundle.spec);
-    let linux = bundle.spec.linux().as_ref().expect("validated");
-    let plan = NamespacePlan::from_linux(linux);
-    let rootless = rootless::is_rootless();
-    if rootless && opts.systemd_cgroup {
-        return Err(Error::Rootless(
-            "--systemd-cgroup: husk does not drive the user's own systemd instance; run \
-             without --systemd-cgroup (a delegated cgroup husk runs in is used)"
-                .into(),
-        ));
-    }
-    let rootless_maps = if rootless {
-        rootless::check(&bundle.spec, &plan)?
-    } else {
-        None
-    };
 
-    // The filter is compiled, and the seccomp agent reached, before anything is made.
-    let seccomp = linux
-        .seccomp()
-        .as_ref()
-        .map(SeccompPlan::compile)
-        .transpose()?;
-    if let Some(plan) = &seccomp {
-        tracing::debug!("seccomp filter flags: {}", plan.flags);
+    fn channel(&self) -> &sync::Channel {
+        self.channel.as_ref().expect("forked")
     }
-    let seccomp_listener = match seccomp.as_ref().and_then(|p| p.listener.as_ref()) {
-        Some(l) if seccomp.as_ref().is_some_and(|p| p.notify) => Some(connect_listener(l)?),
-        _ => None,
-    };
 
-    let dir = store.create(&opts.id)?;
-    let mut cleanup = Cleanup::new(&dir);
-    // What is made is recorded as it is made, so that a husk killed at any point leaves a
-    // state `delete` can clean up from (see crash_point.rs).
-    let mut stored = Stored {
-        id: opts.id.clone(),
-        pid: 0,
-        pid_start: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: husk_spec::time::now_rfc3339_nanos(),
-        owner: owner_of(&dir.path),
-        config: bundle.spec.clone(),
-        cgroup: None,
-        creating: Creator::me(),
-        host_mounts_on_rootfs: (!plan.has_own_mount_namespace())
-            .then(|| crate::rootfs::mounts_on(&bundle.rootfs)),
-    };
-    dir.save(&stored)?;
-    stage("state-dir");
+    /// Once the intermediate says Hello: into the cgroup (a systemd scope is made around it
+    /// now, and limited), the id maps written, the idmapped mount sources made on the host.
+    /// The intermediate waits on the socket until Proceed: nothing of the container runs
+    /// before.
+    fn place_and_map(&mut self) -> Result<(), Error> {
+        self.channel().expect_hello()?;
+        let pid = self.intermediate.as_raw();
+        if self
+            .cgroup
+            .after_hello(pid, self.placed, &self.p.bundle.spec)?
+        {
+            self.stored.cgroup = self.cgroup.cgroup().cloned();
+            self.cleanup.cgroup = self.cgroup.cgroup().cloned();
+            self.dir.save(&self.stored)?;
+        }
+        match self.p.rootless_maps.take() {
+            Some(writers) => rootless::write_id_maps(pid, self.linux(), writers)?,
+            None if self.p.plan.new_user => namespaces::write_id_maps(pid, self.linux())?,
+            None => {}
+        }
+        let userns = self.container_userns();
+        self.sources = Some(MountSources::new(
+            &self.p.bundle.spec,
+            &self.p.bundle.dir,
+            &userns,
+        )?);
+        stage("mapped");
+        self.channel().to_child(&ToChild::Proceed)?;
+        Ok(())
+    }
 
-    // The start gate, and the cgroup.
+    /// The user namespace idmapped mounts are made for.
+    fn container_userns(&self) -> ContainerUserns {
+        let plan = &self.p.plan;
+        if plan.new_user {
+            return ContainerUserns::Of(self.intermediate.as_raw());
+        }
+        match plan
+            .join
+            .iter()
+            .find(|(f, _)| *f == CloneFlags::CLONE_NEWUSER)
+        {
+            Some((_, p)) => ContainerUserns::Path(p.clone()),
+            None => ContainerUserns::None,
+        }
+    }
+
+    /// The intermediate reports the init's pid; the init, on the same socket, asks for mount
+    /// sources while it mounts and for the runtime hooks once its mounts are done. The init
+    /// does not wait for the intermediate, so on a busy machine its requests can come first:
+    /// they are taken in any order. Then the pids limit, the state, oomScoreAdj.
+    fn await_init(&mut self) -> Result<(), Error> {
+        let pid = loop {
+            match self.next_from_init()? {
+                ToParent::InitPid { pid } => break pid,
+                ToParent::RunHooks if !self.hooks_requested => self.hooks_requested = true,
+                ToParent::Error { message } => return Err(Error::Init(message)),
+                other => {
+                    let what = format!("expected the init's pid, got {other:?}");
+                    return Err(Error::Init(what));
+                }
+            }
+        };
+        self.cleanup.init = Some(pid);
+        self.cgroup.after_init(&self.p.bundle.spec)?;
+        self.stored.pid = pid;
+        // A zombie still has its start time: an init that failed is waited for below, where
+        // its own error message arrives.
+        self.stored.pid_start = process_info::start_time(pid)
+            .ok_or_else(|| Error::Init("the init exited during create".into()))?;
+        self.dir.save(&self.stored)?;
+        stage("init-pid");
+        set_oom_score_adj(&self.p.bundle.spec, pid)?;
+        let intermediate = self.cleanup.intermediate.take().expect("forked");
+        intermediate.reap()?;
+        Ok(())
+    }
+
+    /// The init's next message other than a mount-source request; those are answered on the
+    /// way (idmapped_mounts.rs).
+    fn next_from_init(&mut self) -> Result<ToParent, Error> {
+        let sources = self.sources.as_mut().expect("made in place_and_map");
+        next_from_init(self.channel.as_ref().expect("forked"), sources)
+    }
+
+    /// The init has built the container's world up to pivot_root: the runtime's hooks
+    /// (prestart, createRuntime) run now, in husk's namespaces.
+    fn runtime_hooks(&mut self) -> Result<(), Error> {
+        if !self.hooks_requested {
+            match self.next_from_init() {
+                Ok(ToParent::RunHooks) => {}
+                Ok(ToParent::Error { message }) => return Err(Error::Init(message)),
+                Ok(other) => return Err(Error::Init(format!("expected RunHooks, got {other:?}"))),
+                Err(Error::Sync(sync::SyncError::Closed)) => {
+                    return Err(Error::Init("exited before RunHooks".into()))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.sources = None;
+        let creating = self.stored.public(Status::Creating);
+        if let Err(e) = run_runtime_hooks(&self.p.bundle.spec, &creating) {
+            let message = e.to_string();
+            let _ = self.channel().to_child(&ToChild::Error { message });
+            return Err(e.into());
+        }
+        self.channel()
+            .to_child(&ToChild::HooksDone { state: creating })?;
+        stage("hooks-done");
+        Ok(())
+    }
+
+    /// Until the init is Ready: the pty master, if it makes one, goes to the console socket
+    /// or stays with husk (a foreground `run`).
+    fn await_ready(&mut self) -> Result<Option<OwnedFd>, Error> {
+        let master = self.channel().receive_console_until(Until::Ready)?;
+        stage("ready");
+        match (master, &self.opts.console_socket) {
+            (Some(master), Some(socket)) => {
+                terminal::send_to_console_socket(socket, master.as_fd())?;
+                Ok(None)
+            }
+            (master, _) => Ok(master.map(terminal::kept_by_husk)),
+        }
+    }
+
+    /// The container is created: its state says so, the pidfd and pid file go out, and
+    /// nothing is undone any more.
+    fn commit(mut self, console: Option<OwnedFd>) -> Result<Created, Error> {
+        self.stored.created = husk_spec::time::now_rfc3339_nanos();
+        self.stored.creating = None;
+        self.dir.save(&self.stored)?;
+        stage("saved");
+        let pid = self.stored.pid;
+        if let Some(socket) = &self.opts.pidfd_socket {
+            crate::fd_socket::send_pidfd(socket, pid, PidfdOf::Init)?;
+        }
+        if let Some(pid_file) = &self.opts.pid_file {
+            write_pid_file(pid_file, pid)?;
+        }
+        self.cleanup.disarm();
+        Ok(Created { pid, console })
+    }
+}
+
+/// exec.fifo, the start gate: `start` opens it to read, which lets the waiting init's open
+/// for writing return. Writable by the container's root even when a user namespace maps it
+/// to another uid (the mode is set explicitly: mkfifo applied husk's umask). Returned as an
+/// O_PATH fd for the init to reopen.
+fn make_fifo(dir: &ContainerDir) -> Result<OwnedFd, Error> {
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .step(|| format!("mkfifo {}", fifo_path.display()))?;
-    // Writable by the container's root even when a user namespace maps it to another uid;
-    // mkfifo applied husk's umask, so set the mode explicitly.
     std::fs::set_permissions(
         &fifo_path,
         std::os::unix::fs::PermissionsExt::from_mode(0o622),
     )
     .step(|| format!("chmod {}", fifo_path.display()))?;
-    let fifo = sys::openat(
-        crate::resolve::cwd(),
-        &std::ffi::CString::new(fifo_path.as_os_str().as_encoded_bytes()).unwrap_or_default(),
-        libc::O_PATH,
-        0,
-    )
-    .step(|| format!("opening {}", fifo_path.display()))?;
-    let mut cgroup = make_cgroup(linux, opts, rootless, &dir, &mut stored)?;
-    // Without a cgroup of its own (rootless), a cgroup mount shows the ones husk is in, as
-    // runc's does.
-    let shown_cgroup = match &cgroup {
-        None if rootless => Cgroup::of_this_process().ok(),
-        _ => None,
-    };
-    cleanup.cgroup = cgroup.clone();
-    // Limits are in place before any process joins the cgroup. A systemd scope only exists
-    // once it has a process: it is limited as soon as the intermediate is in it, below.
-    if let Some(cg) = cgroup.as_ref().filter(|cg| cg.systemd.is_none()) {
-        limit(cg, &bundle.spec, rootless)?;
-    }
-    stage("cgroup");
+    let fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(&fifo_path)
+        .step(|| format!("opening {}", fifo_path.display()))?;
+    Ok(fifo.into())
+}
 
-    // Fork the intermediate; it forks the init. Nothing below runs in another thread.
-    let (parent, child) = sync::pair()?;
-    // On cgroup v2 the intermediate is born in the container's cgroup (no cgroup.procs
-    // write, which costs an RCU grace period); elsewhere it is moved there after Hello.
-    // A systemd scope is made around the intermediate once it exists.
-    let (forked, placed) = fork_in_cgroup(cgroup.as_ref().filter(|cg| cg.systemd.is_none()))?;
-    let intermediate = match forked {
-        ForkResult::Child => {
-            drop(parent);
-            init::intermediate(InitArgs {
-                id: &opts.id,
-                bundle: &bundle,
-                plan: &plan,
-                cgroup: cgroup.as_ref().or(shown_cgroup.as_ref()),
-                channel: child,
-                fifo,
-                no_pivot: opts.no_pivot,
-                no_new_keyring: opts.no_new_keyring,
-                preserve_fds: opts.listen_fds + opts.preserve_fds,
-                seccomp: seccomp.as_ref(),
-                seccomp_listener: seccomp_listener.as_ref(),
-                state_lock: dir.lock_fd(),
-                rootless,
-                use_exec_stub,
-            })
-        }
-        ForkResult::Parent { child: pid } => pid,
-    };
-    drop(child);
-    drop(seccomp_listener); // the init holds it now
-    cleanup.intermediate = Some(intermediate);
-    stage("forked");
-
-    expect(&parent, "Hello", |m| matches!(m, ToParent::Hello))?;
-    match &mut cgroup {
-        Some(cg) if cg.systemd.is_some() => {
-            // The intermediate waits on the socket: nothing of the container runs until the
-            // scope is made and limited.
-            cg.start_unit(intermediate.as_raw())?;
-            stored.cgroup = Some(cg.clone());
-            cleanup.cgroup = Some(cg.clone());
-            dir.save(&stored)?;
-            limit(cg, &bundle.spec, rootless)?;
-        }
-        Some(cg) if !placed => cg.add_pid(intermediate.as_raw())?,
-        _ => {}
-    }
-    match rootless_maps {
-        Some(writers) => rootless::write_id_maps(intermediate.as_raw(), linux, writers)?,
-        None if plan.new_user => namespaces::write_id_maps(intermediate.as_raw(), linux)?,
-        None => {}
-    }
-    // Idmapped mounts are made here, on the host, now that the user namespace exists.
-    let userns = if plan.new_user {
-        ContainerUserns::Of(intermediate.as_raw())
-    } else if let Some((_, p)) = plan
-        .join
-        .iter()
-        .find(|(f, _)| *f == CloneFlags::CLONE_NEWUSER)
-    {
-        ContainerUserns::Path(p.clone())
-    } else {
-        ContainerUserns::None
-    };
-    let mut sources = MountSources::new(&bundle.spec, &bundle.dir, &userns)?;
-    stage("mapped");
-    parent.to_child(&ToChild::Proceed)?;
-    // The intermediate reports the init's pid; the init, on the same socket, asks for mount
-    // sources while it mounts and for the runtime hooks once its mounts are done. The init
-    // does not wait for the intermediate, so on a busy machine its requests can come first:
-    // take them in any order.
-    let mut hooks_requested = false;
-    let pid = loop {
-        match next_from_init(&parent, &mut sources)? {
-            ToParent::InitPid { pid } => break pid,
-            ToParent::RunHooks if !hooks_requested => hooks_requested = true,
-            ToParent::Error { message } => return Err(Error::Init(message)),
-            other => {
-                return Err(Error::Init(format!(
-                    "expected the init's pid, got {other:?}"
-                )))
-            }
-        }
-    };
-    cleanup.init = Some(pid);
-    if let Some(cg) = &cgroup {
-        limit_pids(cg, &bundle.spec)?;
-    }
-    stored.pid = pid;
-    // A zombie still has its start time: an init that failed is waited for below, where its
-    // own error message arrives.
-    stored.pid_start = process_info::start_time(pid)
-        .ok_or_else(|| Error::Init("the init exited during create".into()))?;
-    dir.save(&stored)?;
-    stage("init-pid");
-    if let Some(adj) = bundle
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.oom_score_adj())
-    {
-        // Set from here, as runc does: the init's value is inherited by what it execs.
+/// process.oomScoreAdj, set from here as runc does: the init's value is inherited by what
+/// it execs.
+fn set_oom_score_adj(spec: &Spec, pid: i32) -> Result<(), Error> {
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         let path = format!("/proc/{pid}/oom_score_adj");
         fs::write(&path, adj.to_string())
             .step(|| format!("process.oomScoreAdj: writing {adj} to {path}"))?;
     }
-    reap_intermediate(intermediate)?;
-    cleanup.intermediate = None;
-
-    // The init has built the container's world up to pivot_root; the runtime's hooks now.
-    if !hooks_requested {
-        match next_from_init(&parent, &mut sources) {
-            Ok(ToParent::RunHooks) => {}
-            Ok(ToParent::Error { message }) => return Err(Error::Init(message)),
-            Ok(other) => return Err(Error::Init(format!("expected RunHooks, got {other:?}"))),
-            Err(Error::Sync(sync::SyncError::Closed)) => {
-                return Err(Error::Init("exited before RunHooks".into()))
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    drop(sources);
-    let creating = stored.public(Status::Creating);
-    if let Err(e) = run_runtime_hooks(&bundle.spec, &creating) {
-        let _ = parent.to_child(&ToChild::Error {
-            message: e.to_string(),
-        });
-        return Err(e.into());
-    }
-    parent.to_child(&ToChild::HooksDone { state: creating })?;
-    stage("hooks-done");
-    let mut console = None;
-    loop {
-        match parent.from_child_with_fd() {
-            Ok((ToParent::Console, Some(master))) if console.is_none() => {
-                match &opts.console_socket {
-                    Some(socket) => terminal::send_to_console_socket(socket, master.as_fd())?,
-                    None => console = Some(terminal::kept_by_husk(master)),
-                }
-            }
-            Ok((ToParent::Ready, _)) => break,
-            Ok((ToParent::Error { message }, _)) => return Err(Error::Init(message)),
-            Ok((other, _)) => return Err(Error::Init(format!("expected Ready, got {other:?}"))),
-            Err(sync::SyncError::Closed) => return Err(Error::Init("exited before Ready".into())),
-            Err(e) => return Err(e.into()),
-        }
-    }
-
-    stage("ready");
-    stored.created = husk_spec::time::now_rfc3339_nanos();
-    stored.creating = None;
-    dir.save(&stored)?;
-    stage("saved");
-    if let Some(socket) = &opts.pidfd_socket {
-        crate::fd_socket::send_pidfd(socket, pid, PidfdOf::Init)?;
-    }
-    if let Some(pid_file) = &opts.pid_file {
-        write_pid_file(pid_file, pid)?;
-    }
-    cleanup.disarm();
-    Ok(Created { pid, console })
+    Ok(())
 }
 
 /// The container's cgroup, recorded in its state (with the levels it will make) before it is
@@ -365,11 +491,20 @@ fn make_cgroup(
 /// can be made). Otherwise, or when the stub cannot be made, husk re-executes itself from a
 /// sealed copy now, before anything is made (and returns false once it runs from it).
 fn protect_husk_binary(spec: &Spec) -> Result<bool, Error> {
-    let own_pid_namespace = spec
-        .linux()
+    let plan = spec.linux().as_ref().map(NamespacePlan::from_linux);
+    let own_pid_namespace = plan
         .as_ref()
-        .is_some_and(|l| NamespacePlan::from_linux(l).creates(CloneFlags::CLONE_NEWPID));
-    if own_pid_namespace && !sealed_exe::running_from_sealed_copy() && ExecStub::can_make() {
+        .is_some_and(|p| p.creates(CloneFlags::CLONE_NEWPID));
+    // A dumpable init (init::waits_dumpable) shows its /proc/<pid>/exe to the container:
+    // it must run from a sealed copy, as any husk process the container can reach.
+    let dumpable = plan
+        .as_ref()
+        .is_some_and(|p| crate::init::waits_dumpable(p, rootless::is_rootless()));
+    if own_pid_namespace
+        && !dumpable
+        && !sealed_exe::running_from_sealed_copy()
+        && ExecStub::can_make()
+    {
         tracing::debug!("CVE-2019-5736: the container's process is exec'd through the sealed stub");
         return Ok(true);
     }
@@ -434,52 +569,6 @@ pub fn check_terminal(terminal: bool, opts: &CreateOptions) -> Result<(), Error>
     Ok(())
 }
 
-/// The container's limits: the device list, then `linux.resources`. A device cgroup takes
-/// CAP_SYS_ADMIN on the host (v1 lists, v2 eBPF): rootless, in a delegated cgroup, the
-/// container only has the host's nodes, bind-mounted.
-/// Every limit but the pids one, which waits for the init (limit_pids).
-fn limit(cgroup: &Cgroup, spec: &Spec, rootless: bool) -> Result<(), Error> {
-    if !rootless {
-        apply_devices(cgroup, spec)?;
-    }
-    if let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        let mut without_pids = resources.clone();
-        without_pids.set_pids(None);
-        husk_cgroups::apply_resources(cgroup, &without_pids, false)?;
-    }
-    Ok(())
-}
-
-/// `linux.resources.pids`, once the init exists: for a moment the cgroup holds both the
-/// intermediate and the init, so a limit of 1 (runc's reading of 0) set earlier would stop
-/// the init from being forked. runc also sets its limits after its init is in the cgroup.
-fn limit_pids(cgroup: &Cgroup, spec: &Spec) -> Result<(), Error> {
-    let pids = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .and_then(|r| *r.pids());
-    if let Some(pids) = pids {
-        let mut only_pids = oci_spec::runtime::LinuxResources::default();
-        only_pids.set_pids(Some(pids));
-        husk_cgroups::apply_resources(cgroup, &only_pids, false)?;
-    }
-    Ok(())
-}
-
-/// The device cgroup: the config's rules and runc's default allowances
-/// (husk_cgroups::container_device_rules).
-fn apply_devices(cgroup: &Cgroup, spec: &Spec) -> Result<(), Error> {
-    let config = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .and_then(|r| r.devices().clone())
-        .unwrap_or_default();
-    cgroup.apply_devices(&husk_cgroups::container_device_rules(&config))?;
-    Ok(())
-}
-
 #[allow(deprecated)] // prestart is deprecated in the spec but still MUST run
 fn run_runtime_hooks(spec: &Spec, state: &ContainerState) -> Result<(), hooks::HookError> {
     let Some(h) = spec.hooks() else { return Ok(()) };
@@ -521,32 +610,6 @@ fn next_from_init(parent: &sync::Channel, sources: &mut MountSources) -> Result<
     }
 }
 
-fn expect(
-    ch: &sync::Channel,
-    what: &'static str,
-    ok: impl Fn(&ToParent) -> bool,
-) -> Result<(), Error> {
-    match ch.from_child() {
-        Ok(m) if ok(&m) => Ok(()),
-        Ok(ToParent::Error { message }) => Err(Error::Init(message)),
-        Ok(other) => Err(Error::Init(format!("expected {what}, got {other:?}"))),
-        Err(sync::SyncError::Closed) => Err(Error::Init(format!("exited before {what}"))),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn reap_intermediate(pid: Pid) -> Result<(), Error> {
-    match waitpid(pid, None) {
-        Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-        Ok(other) => Err(Error::Init(format!(
-            "intermediate process ended with {other:?}"
-        ))),
-        Err(e) => Err(e)
-            .step(|| "waiting for the intermediate process")
-            .map_err(Error::from),
-    }
-}
-
 /// The pid, written atomically (a temporary file renamed into place) as clients expect.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
     let tmp = path.with_file_name(format!(
@@ -572,7 +635,7 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
 /// and the state directory.
 struct Cleanup {
     dir: PathBuf,
-    intermediate: Option<Pid>,
+    intermediate: Option<ProcessGuard>,
     init: Option<i32>,
     cgroup: Option<Cgroup>,
     armed: bool,
@@ -598,10 +661,9 @@ impl Drop for Cleanup {
         if !self.armed {
             return;
         }
-        if let Some(pid) = self.intermediate {
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = waitpid(pid, None);
-        }
+        // The intermediate first (killed and reaped as its guard drops): the cgroup can only
+        // be removed once it is empty.
+        drop(self.intermediate.take());
         if let Some(pid) = self.init {
             kill::kill_and_wait(pid);
         }

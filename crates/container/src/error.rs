@@ -35,6 +35,18 @@ impl<T> StepContext<T> for Result<T, nix::Error> {
     }
 }
 
+/// `bytes` as a C string for a syscall: an embedded NUL byte is an error naming `what`
+/// (EINVAL), never a shorter, empty or other string.
+pub fn c_string(
+    what: impl Display,
+    bytes: impl Into<Vec<u8>>,
+) -> Result<std::ffi::CString, SysError> {
+    std::ffi::CString::new(bytes).map_err(|e| SysError {
+        step: format!("{what}: a NUL byte at {}", e.nul_position()),
+        source: std::io::Error::from_raw_os_error(libc::EINVAL),
+    })
+}
+
 /// A step that failed for a reason that is not an errno.
 pub fn fail(step: impl Display, why: impl Display) -> SysError {
     SysError {

@@ -24,16 +24,16 @@ use husk_cgroups::Cgroup;
 use husk_spec::Status;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
-use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::ForkResult;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
 use crate::create::{check_terminal, write_pid_file, CreateOptions};
 use crate::error::{fail, StepContext, SysError};
+use crate::kill::ProcessGuard;
 use crate::process::ExecPlan;
 use crate::seccomp::{connect_listener, SeccompPlan};
 use crate::state::Store;
-use crate::sync::{self, Channel, ToChild, ToParent};
+use crate::sync::{self, Channel, ToChild, ToParent, Until};
 use crate::{namespaces, rlimits, sys, terminal, Error};
 
 /// The flags of `husk exec`, with the process already built from `--process` or the
@@ -89,22 +89,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
     // exec'd into with --ignore-paused (whose new process waits frozen) is not held up, and a
     // long exec does not hold up other commands (runc locks nothing across an exec either).
     drop(dir);
-    match status {
-        Status::Created | Status::Running => {}
-        Status::Paused if opts.ignore_paused => {}
-        Status::Paused => {
-            return Err(Error::CannotExec {
-                id: opts.id.clone(),
-                why: "cannot exec in a paused container (resume it first, or --ignore-paused)",
-            })
-        }
-        _ => {
-            return Err(Error::CannotExec {
-                id: opts.id.clone(),
-                why: "cannot exec in a stopped container: container not running",
-            })
-        }
-    }
+    check_status(status, opts)?;
     check_process(&stored.config, &opts.process)?;
     check_terminal(
         opts.process.terminal().unwrap_or(false),
@@ -118,8 +103,36 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
         Some(cg) => Some(sub_cgroup(cg, &opts.sub_cgroups)?),
         None => None,
     };
+    let target = pinned_target(&stored, opts)?;
+    // Read now: the forked side cannot read the container's config files once inside.
+    let plan = ExecPlan::from_process(&opts.process)?;
+    plan.caps.warn_unraisable_ambient();
+    fork_and_join(
+        opts,
+        &stored.public(status),
+        &stored.config,
+        target,
+        plan,
+        cgroup.as_ref(),
+    )
+}
 
-    // Pin the init, open what we join, then check it is still the container's init.
+fn check_status(status: Status, opts: &ExecOptions) -> Result<(), Error> {
+    let why = match status {
+        Status::Created | Status::Running => return Ok(()),
+        Status::Paused if opts.ignore_paused => return Ok(()),
+        Status::Paused => "cannot exec in a paused container (resume it first, or --ignore-paused)",
+        _ => "cannot exec in a stopped container: container not running",
+    };
+    Err(Error::CannotExec {
+        id: opts.id.clone(),
+        why,
+    })
+}
+
+/// The init pinned by a pidfd while its namespaces and root are opened, then checked to be
+/// still the container's init.
+fn pinned_target(stored: &crate::state::Stored, opts: &ExecOptions) -> Result<Target, Error> {
     let pidfd = sys::pidfd_open(stored.pid).step(|| format!("pidfd_open({})", stored.pid))?;
     let target = open_target(&stored.config, stored.pid)?;
     if !crate::process_info::is_alive(stored.pid, stored.pid_start) {
@@ -129,33 +142,39 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
         });
     }
     drop(pidfd);
-    // Read now: the forked side cannot read the container's config files once inside.
-    let plan = ExecPlan::from_process(&opts.process)?;
-    plan.caps.warn_unraisable_ambient();
-    // The container's seccomp filter applies to every process in it.
-    let seccomp = stored
-        .config
-        .linux()
+    Ok(target)
+}
+
+/// Fork the intermediate (born in the cgroup on v2, see create.rs; moved there after Hello
+/// elsewhere), which joins and forks the process; husk's side follows it. The container's
+/// seccomp filter applies to every process in it: compiled, and its agent reached, here.
+fn fork_and_join(
+    opts: &ExecOptions,
+    container: &husk_spec::ContainerState,
+    config: &oci_spec::runtime::Spec,
+    target: Target,
+    plan: ExecPlan,
+    cgroup: Option<&Cgroup>,
+) -> Result<Executed, Error> {
+    let no_linux = oci_spec::runtime::Linux::default();
+    let linux = config.linux().as_ref().unwrap_or(&no_linux);
+    let seccomp = linux
+        .seccomp()
         .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
         .map(SeccompPlan::compile)
         .transpose()?;
     let listener = match seccomp.as_ref().and_then(|p| p.listener.as_ref()) {
         Some(l) if seccomp.as_ref().is_some_and(|p| p.notify) => Some(connect_listener(l)?),
         _ => None,
     };
-    let container = stored.public(status);
-    let no_linux = oci_spec::runtime::Linux::default();
     let filter = Filter {
-        linux: stored.config.linux().as_ref().unwrap_or(&no_linux),
+        linux,
         plan: seccomp.as_ref(),
         listener: listener.as_ref(),
-        state: &container,
+        state: container,
     };
-
     let (parent, child) = sync::pair()?;
-    // Born in the cgroup on v2 (see create.rs), moved there after Hello elsewhere.
-    let (forked, placed) = crate::create::fork_in_cgroup(cgroup.as_ref())?;
+    let (forked, placed) = crate::create::fork_in_cgroup(cgroup)?;
     let intermediate = match forked {
         ForkResult::Child => {
             drop(parent);
@@ -168,94 +187,50 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Executed, Error> {
                 opts.preserve_fds,
             )
         }
-        ForkResult::Parent { child: pid } => pid,
+        ForkResult::Parent { child: pid } => ProcessGuard::own_child(pid),
     };
     drop(child);
     drop(target);
-    drop(listener);
-    let join = if placed { None } else { cgroup.as_ref() };
-    let result = parent_side(&parent, intermediate, join, opts);
-    if result.is_err() {
-        let _ = nix::sys::signal::kill(intermediate, nix::sys::signal::Signal::SIGKILL);
-        let _ = waitpid(intermediate, None);
-    }
-    result
+    drop(listener); // the process holds the agent's socket now
+    let join = if placed { None } else { cgroup };
+    parent_side(&parent, intermediate, join, opts).map_err(Error::of_exec)
 }
 
+/// husk's side: the cgroup, the pid, the terminal, the pidfd and pid file. Any failure
+/// kills what was forked (the guards).
 fn parent_side(
     parent: &Channel,
-    intermediate: nix::unistd::Pid,
+    intermediate: ProcessGuard,
     cgroup: Option<&Cgroup>,
     opts: &ExecOptions,
 ) -> Result<Executed, Error> {
-    match parent.from_child()? {
-        ToParent::Hello => {}
-        ToParent::Error { message } => return Err(Error::Init(message)),
-        other => return Err(Error::Init(format!("expected Hello, got {other:?}"))),
-    }
+    parent.expect_hello()?;
     tracing::debug!("exec: joined the container's namespaces");
     if let Some(cg) = cgroup {
-        cg.add_pid(intermediate.as_raw())?;
+        cg.add_pid(intermediate.pid())?;
         tracing::debug!("exec: joined the container's cgroup");
     }
     parent.to_child(&ToChild::Proceed)?;
-    let pid = match parent.from_child()? {
-        ToParent::InitPid { pid } => {
-            tracing::debug!("exec: the process is pid {pid}, about to exec");
-            pid
+    let pid = parent.receive_pid()?;
+    tracing::debug!("exec: the process is pid {pid}, about to exec");
+    let process = ProcessGuard::grandchild(pid);
+    intermediate.reap()?;
+    let master = parent.receive_console_until(Until::Exec)?;
+    tracing::debug!("exec: pid {pid} exec'd");
+    let console = match (master, &opts.console_socket) {
+        (Some(master), Some(socket)) => {
+            terminal::send_to_console_socket(socket, master.as_fd())?;
+            None
         }
-        ToParent::Error { message } => return Err(Error::Init(message)),
-        other => return Err(Error::Init(format!("expected the pid, got {other:?}"))),
+        (master, _) => master,
     };
-    match waitpid(intermediate, None) {
-        Ok(WaitStatus::Exited(_, 0)) => {}
-        other => {
-            crate::kill::kill_and_wait(pid);
-            return Err(Error::Init(format!(
-                "intermediate process ended with {other:?}"
-            )));
-        }
-    }
-    // Until the process execs: its terminal, or why it could not exec. EOF means it exec'd
-    // (the socket is close-on-exec).
-    let mut console = None;
-    loop {
-        match parent.from_child_with_fd() {
-            Ok((ToParent::Console, Some(master))) if console.is_none() => {
-                match &opts.console_socket {
-                    Some(socket) => {
-                        if let Err(e) = terminal::send_to_console_socket(socket, master.as_fd()) {
-                            crate::kill::kill_and_wait(pid);
-                            return Err(e.into());
-                        }
-                    }
-                    None => console = Some(master),
-                }
-            }
-            Err(sync::SyncError::Closed) => {
-                tracing::debug!("exec: pid {pid} exec'd");
-                break;
-            }
-            Ok((ToParent::Error { message }, _)) => {
-                crate::kill::kill_and_wait(pid);
-                return Err(Error::Init(message));
-            }
-            Ok((other, _)) => {
-                crate::kill::kill_and_wait(pid);
-                return Err(Error::Init(format!("unexpected {other:?}")));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
     if let Some(socket) = &opts.pidfd_socket {
-        if let Err(e) = crate::fd_socket::send_pidfd(socket, pid, crate::fd_socket::PidfdOf::Exec) {
-            crate::kill::kill_and_wait(pid);
-            return Err(e.into());
-        }
+        crate::fd_socket::send_pidfd(socket, pid, crate::fd_socket::PidfdOf::Exec)?;
     }
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, pid)?;
     }
+    let pid = process.disarm();
     Ok(Executed { pid, console })
 }
 
@@ -345,7 +320,7 @@ fn open_target(config: &oci_spec::runtime::Spec, pid: i32) -> Result<Target, Err
     let root_path = format!("/proc/{pid}/root");
     let root = sys::openat(
         crate::resolve::cwd(),
-        &std::ffi::CString::new(root_path.clone()).unwrap_or_default(),
+        &crate::error::c_string(&root_path, root_path.clone())?,
         libc::O_PATH | libc::O_DIRECTORY,
         0,
     )

@@ -97,6 +97,7 @@ fn run_one(
         path: path.clone(),
         source,
     };
+    // stdout and stderr into one memfd, read back for the error of a failing hook.
     let output = nix::sys::memfd::memfd_create(
         c"husk-hook-output",
         nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
@@ -115,7 +116,7 @@ fn run_one(
         .stdout(out_file.try_clone().map_err(spawn_err)?)
         .stderr(out_file.try_clone().map_err(spawn_err)?);
     if let Some(stub) = stub {
-        through_stub(&mut cmd, stub, hook, &args, env);
+        through_stub(&mut cmd, stub, hook, &args, env).map_err(spawn_err)?;
     }
     let mut child = cmd.spawn().map_err(spawn_err)?;
     crate::crash_point::crash_point(&format!("hook-{phase}"));
@@ -123,26 +124,16 @@ fn run_one(
         // A hook that exits without reading its stdin is not an error (EPIPE ignored).
         let _ = stdin.write_all(state);
     }
-    let pidfd = sys::pidfd_open(child.id() as i32).map_err(spawn_err)?;
     let timeout = hook.timeout().filter(|t| *t > 0);
-    let ms = timeout.map_or(PollTimeout::NONE, |t| {
-        PollTimeout::try_from(Duration::from_secs(t as u64)).unwrap_or(PollTimeout::MAX)
-    });
-    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-    let ready = loop {
-        match poll(&mut fds, ms) {
-            Err(nix::Error::EINTR) => continue,
-            other => break other.unwrap_or(0),
-        }
-    };
-    if ready == 0 {
+    if !exits_in_time(&child, timeout).map_err(spawn_err)? {
         let _ = child.kill();
         let _ = child.wait();
+        let secs = timeout.unwrap_or(0);
         return Err(HookError::Timeout {
             phase,
             index,
             path,
-            secs: timeout.unwrap_or(0),
+            secs,
         });
     }
     let status = child.wait().map_err(spawn_err)?;
@@ -154,40 +145,77 @@ fn run_one(
         (_, Some(s)) => format!("signal: {}", signal_words(s)),
         _ => status.to_string(),
     };
-    let mut text = String::new();
-    let mut f = out_file;
-    let _ = f.rewind();
-    let _ = f.take(4096).read_to_string(&mut text);
-    let text = text.trim();
+    let output = output_of(out_file);
     Err(HookError::Failed {
         phase,
         index,
         path,
         status,
-        output: if text.is_empty() {
-            String::new()
-        } else {
-            format!(": {text}")
-        },
+        output,
     })
+}
+
+/// Whether the hook exits within its timeout (none: it may take as long as it takes).
+fn exits_in_time(child: &std::process::Child, timeout: Option<i64>) -> std::io::Result<bool> {
+    let pidfd = sys::pidfd_open(child.id() as i32)?;
+    let ms = timeout.map_or(PollTimeout::NONE, |t| {
+        PollTimeout::try_from(Duration::from_secs(t as u64)).unwrap_or(PollTimeout::MAX)
+    });
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, ms) {
+            Err(nix::Error::EINTR) => continue,
+            other => return Ok(other.unwrap_or(0) != 0),
+        }
+    }
+}
+
+/// The first 4 KiB of what a failed hook printed, as ": <text>" (empty if it printed nothing).
+fn output_of(mut out_file: std::fs::File) -> String {
+    let mut text = String::new();
+    let _ = out_file.rewind();
+    let _ = (&mut out_file).take(4096).read_to_string(&mut text);
+    let text = text.trim();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
 }
 
 /// Make `cmd` exec the hook through `stub`: the child, its stdio in place, execveats the stub
 /// with the hook's path, argv and env. Everything is built before the fork.
-fn through_stub(cmd: &mut Command, stub: &ExecStub, hook: &Hook, args: &[String], env: &[String]) {
+fn through_stub(
+    cmd: &mut Command,
+    stub: &ExecStub,
+    hook: &Hook,
+    args: &[String],
+    env: &[String],
+) -> std::io::Result<()> {
     use std::ffi::CString;
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
-    let to_c = |s: &[u8]| CString::new(s).unwrap_or_default();
-    let path = to_c(hook.path().as_os_str().as_bytes());
+    let to_c = |s: &[u8]| {
+        CString::new(s).map_err(|_| {
+            let what = "the hook's path, an argument or a variable holds a NUL byte";
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, what)
+        })
+    };
+    let path = to_c(hook.path().as_os_str().as_bytes())?;
     let argv: Vec<CString> = if args.is_empty() {
         vec![path.clone()]
     } else {
-        args.iter().map(|a| to_c(a.as_bytes())).collect()
+        args.iter()
+            .map(|a| to_c(a.as_bytes()))
+            .collect::<Result<_, _>>()?
     };
     let argv = stub.argv(&path, &argv);
-    let envp: Vec<CString> = env.iter().map(|e| to_c(e.as_bytes())).collect();
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|e| to_c(e.as_bytes()))
+        .collect::<Result<_, _>>()?;
     sys::exec_fd_instead(cmd, stub.fd().as_raw_fd(), sys::ExecArgs::new(argv, envp));
+    Ok(())
 }
 
 /// How Go names signal `s` (`signal: bad system call`): runc's hook errors carry it, and

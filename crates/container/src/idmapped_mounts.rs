@@ -49,23 +49,20 @@ pub enum ContainerUserns {
 }
 
 /// husk's side of the mount-source requests of one container.
-pub struct MountSources<'a> {
-    spec: &'a Spec,
-    bundle_dir: &'a Path,
+pub struct MountSources {
+    /// The config's mounts (a copy: the answers come while `create` owns the spec).
+    mounts: Vec<Mount>,
+    bundle_dir: PathBuf,
     /// The container's user namespace, for idmapped mounts without mappings of their own.
     container_userns: Option<OwnedFd>,
     /// User namespaces made for mounts' own mappings, by mapping.
     made_userns: Vec<(String, OwnedFd)>,
 }
 
-impl<'a> MountSources<'a> {
+impl MountSources {
     /// Call once the container's user namespace exists (its maps written): its fd is taken
     /// now, while the intermediate that made it is alive.
-    pub fn new(
-        spec: &'a Spec,
-        bundle_dir: &'a Path,
-        userns: &ContainerUserns,
-    ) -> Result<Self, SysError> {
+    pub fn new(spec: &Spec, bundle_dir: &Path, userns: &ContainerUserns) -> Result<Self, SysError> {
         let container_userns = match userns {
             ContainerUserns::Of(pid) => Some(
                 open(&format!("/proc/{pid}/ns/user")).step(|| "opening the container's userns")?,
@@ -76,8 +73,8 @@ impl<'a> MountSources<'a> {
             ContainerUserns::None => None,
         };
         Ok(MountSources {
-            spec,
-            bundle_dir,
+            mounts: spec.mounts().clone().unwrap_or_default(),
+            bundle_dir: bundle_dir.to_path_buf(),
             container_userns,
             made_userns: Vec::new(),
         })
@@ -86,10 +83,9 @@ impl<'a> MountSources<'a> {
     /// The source of `mounts[index]`, opened in the mount namespace `mntns`.
     pub fn open(&mut self, index: usize, mntns: BorrowedFd<'_>) -> Result<OwnedFd, SysError> {
         let m = self
-            .spec
-            .mounts()
-            .as_ref()
-            .and_then(|ms| ms.get(index))
+            .mounts
+            .get(index)
+            .cloned()
             .ok_or_else(|| fail("a mount source", format!("no mounts[{index}]")))?;
         let what = || format!("mounts[{index}] on {}", m.destination().display());
         let source = m.source().clone().unwrap_or_default();
@@ -98,13 +94,13 @@ impl<'a> MountSources<'a> {
         } else {
             self.bundle_dir.join(source)
         };
-        let userns = if wanted(m) {
-            Some(self.userns_for(m).map_err(|e| fail(what(), e))?)
+        let userns = if wanted(&m) {
+            Some(self.userns_for(&m).map_err(|e| fail(what(), e))?)
         } else {
             None
         };
         let opened = sys::in_mount_namespace(mntns, || match &userns {
-            Some(ns) => idmapped_tree(m, &source, ns.as_fd()),
+            Some(ns) => idmapped_tree(&m, &source, ns.as_fd()),
             None => open_path(&source),
         })
         .step(|| format!("{}: entering the container's mount namespace", what()))?;

@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
+use crate::error::StepContext;
 use crate::state::Store;
 use crate::{process_info, sys, Error};
 
@@ -116,6 +117,71 @@ pub fn kill_and_wait(pid: i32) {
     let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
     wait_gone(&pidfd, Duration::from_secs(10));
     let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+}
+
+/// A process husk made, killed (and reaped) if dropped before `disarm`: the cleanup of every
+/// error path after a fork, in one place.
+pub struct ProcessGuard {
+    pid: i32,
+    /// husk's own child, reaped with waitpid; otherwise a grandchild, waited for by pidfd.
+    own_child: bool,
+    armed: bool,
+}
+
+impl ProcessGuard {
+    pub fn own_child(pid: Pid) -> Self {
+        ProcessGuard {
+            pid: pid.as_raw(),
+            own_child: true,
+            armed: true,
+        }
+    }
+
+    pub fn grandchild(pid: i32) -> Self {
+        ProcessGuard {
+            pid,
+            own_child: false,
+            armed: true,
+        }
+    }
+
+    /// husk's child, which must exit 0 now that it has done its part.
+    pub fn reap(mut self) -> Result<(), crate::Error> {
+        self.armed = false;
+        match waitpid(Pid::from_raw(self.pid), None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+            Ok(other) => Err(crate::Error::Init(format!(
+                "intermediate process ended with {other:?}"
+            ))),
+            Err(e) => Err(e)
+                .step(|| "waiting for the intermediate process")
+                .map_err(crate::Error::from),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The process lives on; its pid.
+    pub fn disarm(mut self) -> i32 {
+        self.armed = false;
+        self.pid
+    }
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if self.own_child {
+            let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(self.pid), None);
+        } else {
+            kill_and_wait(self.pid);
+        }
+    }
 }
 
 /// Wait for the process behind `pidfd` to exit.

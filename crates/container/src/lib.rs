@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod capabilities;
+pub mod cgroup_driver;
 pub mod copy_tree;
 pub mod cpu_affinity;
 pub mod crash_point;
@@ -38,7 +39,6 @@ pub mod resolve;
 pub mod rlimits;
 pub mod rootfs;
 pub mod rootless;
-pub mod run;
 pub mod scheduler;
 pub mod sealed_exe;
 pub mod seccomp;
@@ -49,6 +49,7 @@ pub mod sync;
 pub mod sys;
 pub mod terminal;
 pub mod update;
+pub mod wait;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
@@ -78,6 +79,9 @@ pub enum Error {
     /// What the forked init reported.
     #[error("container init: {0}")]
     Init(String),
+    /// What the forked side of `exec` reported (runc's words).
+    #[error("unable to start container process: {0}")]
+    Process(String),
     #[error("{0}")]
     Terminal(&'static str),
     #[error(transparent)]
@@ -91,30 +95,33 @@ pub enum Error {
     BadCgroup(String),
     #[error("{0}: not supported yet")]
     Unsupported(String),
+    /// Resources that do not merge into a valid `linux.resources` (update).
+    #[error("linux.resources: {0}")]
+    BadResources(#[source] serde_json::Error),
     /// A security label husk does not apply (lsm.rs).
     #[error("{0}")]
     Lsm(String),
-    #[error("container {id} has no cgroup (husk ran rootless, without a delegated cgroup): {what} need one")]
+    #[error("the container has no cgroup (husk ran rootless, without a delegated cgroup): {what} need one")]
     NoCgroup { id: String, what: &'static str },
     /// What an unprivileged user cannot do, and what to change.
     #[error("rootless: {0}")]
     Rootless(String),
-    #[error("container {id} is {status}: container not running")]
+    #[error("the container is {status}: container not running")]
     NotRunning {
         id: String,
         status: husk_spec::Status,
     },
-    #[error("cannot delete container {id} that is not stopped: {status}: container still running (use --force)")]
+    #[error("cannot delete a container that is not stopped: {status}: container still running (use --force)")]
     StillRunning {
         id: String,
         status: husk_spec::Status,
     },
-    #[error("cannot start container {id}: it is {status}, not created")]
+    #[error("cannot start a container that is {status}, not created")]
     CannotStart {
         id: String,
         status: husk_spec::Status,
     },
-    #[error("container {id} is {status}: container not paused")]
+    #[error("the container is {status}: container not paused")]
     NotPaused {
         id: String,
         status: husk_spec::Status,
@@ -123,10 +130,20 @@ pub enum Error {
     Output(#[source] std::io::Error),
     #[error("invalid signal {0:?}")]
     BadSignal(String),
-    #[error("signalling container {id}: {source}")]
+    #[error("signalling the container: {source}")]
     Signal {
         id: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// The forked side's report, for `exec`: about the process, not a container's init.
+    pub(crate) fn of_exec(self) -> Error {
+        match self {
+            Error::Init(message) => Error::Process(message),
+            other => other,
+        }
+    }
 }

@@ -17,6 +17,9 @@ use crate::sys;
 pub struct MountOptions {
     /// Flags for mount(2).
     pub flags: MsFlags,
+    /// Flags the options clear by name (`rw`, `dev`, `exec`...): a bind mount must not get
+    /// them back from its source (see `remount_bind_flags`).
+    pub cleared: MsFlags,
     /// Propagation changes, applied after the mount, in order.
     pub propagation: Vec<MsFlags>,
     /// mount_setattr(AT_RECURSIVE) attributes to set and clear (`rro`, `rnosuid`...).
@@ -32,6 +35,7 @@ impl Default for MountOptions {
     fn default() -> Self {
         MountOptions {
             flags: MsFlags::empty(),
+            cleared: MsFlags::empty(),
             propagation: vec![],
             rec_set: 0,
             rec_clear: 0,
@@ -78,6 +82,8 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             "nostrictatime" => (F::empty(), F::MS_STRICTATIME),
             "lazytime" => (F::MS_LAZYTIME, F::empty()),
             "nolazytime" => (F::empty(), F::MS_LAZYTIME),
+            "nosymfollow" => (MS_NOSYMFOLLOW, F::empty()),
+            "symfollow" => (F::empty(), MS_NOSYMFOLLOW),
             "silent" => (F::MS_SILENT, F::empty()),
             "loud" => (F::empty(), F::MS_SILENT),
             "bind" => (F::MS_BIND, F::empty()),
@@ -103,9 +109,25 @@ pub fn parse_options(options: &[String]) -> MountOptions {
         };
         o.flags.insert(set);
         o.flags.remove(clear);
+        o.cleared.remove(set);
+        o.cleared.insert(clear);
     }
     o
 }
+
+/// MS_NOSYMFOLLOW (Linux 5.10), which nix does not name.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW);
+/// The atime "enum" (mutually exclusive), and with nodiratime every atime flag.
+const ATIME_ENUM: MsFlags = MsFlags::MS_NOATIME
+    .union(MsFlags::MS_RELATIME)
+    .union(MsFlags::MS_STRICTATIME);
+const ATIME: MsFlags = ATIME_ENUM.union(MsFlags::MS_NODIRATIME);
+/// The flags the kernel locks (MNT_LOCK_*) on mounts a user namespace inherits.
+const LOCKABLE: MsFlags = MsFlags::MS_RDONLY
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC)
+    .union(MsFlags::MS_NOSUID)
+    .union(ATIME);
 
 /// `private`, `rslave`... as mount(2) flags.
 pub fn propagation_flag(name: &str) -> Option<MsFlags> {
@@ -305,17 +327,113 @@ fn attach_idmapped(
     remount_bind_flags(ctx, dest, opts)
 }
 
-/// A bind mount takes its flags (ro, nosuid...) only from a remount after it is made.
+/// A bind mount takes its flags (ro, nosuid...) only from a remount after it is made. As
+/// runc (and unlike `mount --bind -o`), the mount gets exactly the flags asked for, the rest
+/// cleared, once any flag is named (set or cleared). Where the kernel refuses that because
+/// the source's flags are locked (a mount inherited into a user namespace), the locked ones
+/// are kept, unless the options cleared one by name or asked for another atime: that
+/// cannot be honoured, and is an error rather than a mount other than the one asked for.
 fn remount_bind_flags(
     ctx: &MountContext<'_>,
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), SysError> {
-    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    if !extra.is_empty() {
-        remount(ctx, dest, extra | MsFlags::MS_BIND)?;
+    let asked = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if asked.is_empty() && opts.cleared.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let fd = ctx
+        .root
+        .lookup(dest)
+        .step(|| format!("opening {}", dest.display()))?;
+    let step = || {
+        format!(
+            "error mounting {}: setting the bind mount's flags",
+            dest.display()
+        )
+    };
+    let source_flags = mount_flags(&fd).step(step)?;
+    let remount_with = |flags: MsFlags| {
+        mount(
+            None::<&str>,
+            &fd_path(fd.as_fd()),
+            None::<&str>,
+            flags | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
+            None::<&str>,
+        )
+    };
+    let Err(refused) = remount_with(asked) else {
+        return Ok(());
+    };
+    let locked = source_flags & LOCKABLE;
+    let words = |e: nix::Error| crate::error::errno_text(&e.into());
+    let cannot_clear = locked & opts.cleared;
+    if !cannot_clear.is_empty() {
+        let why = format!("cannot clear locked flags {}", flag_names(cannot_clear));
+        return Err(fail(step(), format!("{why}: {}", words(refused))));
+    }
+    if !(asked & ATIME).is_empty() && asked & ATIME != source_flags & ATIME {
+        let why = format!(
+            "cannot change locked atime flags {}",
+            flag_names(locked & ATIME)
+        );
+        return Err(fail(step(), format!("{why}: {}", words(refused))));
+    }
+    remount_with(asked | locked).map_err(|e| {
+        let why = format!(
+            "remount with locked flags {} re-applied",
+            flag_names(locked)
+        );
+        fail(step(), format!("{why}: {}", words(e)))
+    })
+}
+
+/// The mount flags of the mount `fd` is on, from statfs: MS_STRICTATIME (which the kernel
+/// does not report) when no other atime mode is set.
+fn mount_flags(fd: &impl AsFd) -> Result<MsFlags, nix::Error> {
+    use nix::sys::statvfs::{fstatvfs, FsFlags};
+    const ST_NOSYMFOLLOW: u64 = 0x2000;
+    let f = fstatvfs(fd)?.flags();
+    let mut out = MsFlags::empty();
+    for (st, ms) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_SYNCHRONOUS, MsFlags::MS_SYNCHRONOUS),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (FsFlags::from_bits_retain(ST_NOSYMFOLLOW), MS_NOSYMFOLLOW),
+    ] {
+        if f.contains(st) {
+            out |= ms;
+        }
+    }
+    if (out & ATIME_ENUM).is_empty() {
+        out |= MsFlags::MS_STRICTATIME;
+    }
+    Ok(out)
+}
+
+/// Mount flags by their option names ("ro, nosuid").
+fn flag_names(flags: MsFlags) -> String {
+    use MsFlags as F;
+    [
+        (F::MS_RDONLY, "ro"),
+        (F::MS_NOSUID, "nosuid"),
+        (F::MS_NODEV, "nodev"),
+        (F::MS_NOEXEC, "noexec"),
+        (F::MS_NOATIME, "noatime"),
+        (F::MS_NODIRATIME, "nodiratime"),
+        (F::MS_RELATIME, "relatime"),
+        (F::MS_STRICTATIME, "strictatime"),
+    ]
+    .iter()
+    .filter(|(f, _)| flags.contains(*f))
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn bind_mount(

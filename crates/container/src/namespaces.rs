@@ -91,7 +91,8 @@ impl NamespacePlan {
     pub fn join_all(&self) -> Result<(), SysError> {
         let mut fds: Vec<(CloneFlags, OwnedFd, &PathBuf)> = Vec::new();
         for (f, path) in &self.join {
-            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap_or_default();
+            let what = || format!("namespace path {}", path.display());
+            let c = crate::error::c_string(what(), path.as_os_str().as_encoded_bytes())?;
             let fd = sys::openat(resolve::cwd(), &c, libc::O_RDONLY, 0)
                 .step(|| format!("opening namespace {}", path.display()))?;
             fds.push((*f, fd, path));

@@ -173,10 +173,20 @@ impl ExecPlan {
     /// execve, through husk's exec stub when there is one (exec_stub.rs); returns only on
     /// failure.
     pub fn exec(&self, path: &Path, stub: Option<&ExecStub>) -> SysError {
-        let to_c = |s: &str| CString::new(s).unwrap_or_default();
-        let argv: Vec<CString> = self.args.iter().map(|a| to_c(a)).collect();
-        let envp: Vec<CString> = self.env.iter().map(|e| to_c(e)).collect();
-        let cpath = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
+        let all = |what: &str, list: &[String]| -> Result<Vec<CString>, SysError> {
+            list.iter()
+                .map(|s| crate::error::c_string(what, s.as_bytes()))
+                .collect()
+        };
+        let c_strings = (
+            all("process.args", &self.args),
+            all("process.env", &self.env),
+            crate::error::c_string(path.display(), path.as_os_str().as_bytes()),
+        );
+        let (argv, envp, cpath) = match c_strings {
+            (Ok(a), Ok(e), Ok(p)) => (a, e, p),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+        };
         let err = match stub {
             Some(stub) => stub.exec(&cpath, &argv, &envp),
             None => nix::unistd::execve(&cpath, &argv, &envp).unwrap_err(),

@@ -22,9 +22,12 @@ pub struct Root {
     pub path: PathBuf,
 }
 
-fn cstr(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_bytes())
-        .unwrap_or_else(|_| CString::new("\u{fffd}").expect("no NUL"))
+/// A path for a syscall: one with a NUL byte is an error, never another path.
+fn cstr(p: &Path) -> std::io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| {
+        let what = format!("{}: a NUL byte in the path", p.display());
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, what)
+    })
 }
 
 /// `/proc/self/fd/N` for an fd: the path through which mount(2) reaches exactly that file.
@@ -44,7 +47,8 @@ const RESOLVE: u64 = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
 
 impl Root {
     pub fn open(path: &Path) -> Result<Root, SysError> {
-        let fd = sys::openat(cwd(), &cstr(path), libc::O_PATH | libc::O_DIRECTORY, 0)
+        let fd = cstr(path)
+            .and_then(|c| sys::openat(cwd(), &c, libc::O_PATH | libc::O_DIRECTORY, 0))
             .step(|| format!("opening rootfs {}", path.display()))?;
         Ok(Root {
             fd,
@@ -64,7 +68,7 @@ impl Root {
         } else {
             rel
         };
-        sys::openat2(self.fd(), &cstr(&rel), flags, 0, RESOLVE)
+        sys::openat2(self.fd(), &cstr(&rel)?, flags, 0, RESOLVE)
     }
 
     /// An O_PATH fd on `dest`, following a final symlink only within the rootfs.
@@ -133,9 +137,10 @@ impl Root {
             ));
         };
         let parent = self.open_dir(parent)?;
+        let c_name = cstr(Path::new(name)).step(|| format!("creating {}", path.display()))?;
         match sys::openat(
             parent.as_fd(),
-            &cstr(Path::new(name)),
+            &c_name,
             libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
             0o644,
         ) {

@@ -88,7 +88,7 @@ pub fn pivot(rootfs: &Path) -> Result<(), SysError> {
         .step(|| "opening /")?;
     let new = sys::openat(
         resolve::cwd(),
-        &std::ffi::CString::new(rootfs.as_os_str().as_encoded_bytes()).unwrap_or_default(),
+        &crate::error::c_string(rootfs.display(), rootfs.as_os_str().as_encoded_bytes())?,
         libc::O_DIRECTORY | libc::O_RDONLY,
         0,
     )

@@ -21,12 +21,10 @@ use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 
 use crate::error::{fail, StepContext, SysError};
 
-const SEALS: SealFlag = SealFlag::from_bits_truncate(
-    SealFlag::F_SEAL_SEAL.bits()
-        | SealFlag::F_SEAL_SHRINK.bits()
-        | SealFlag::F_SEAL_GROW.bits()
-        | SealFlag::F_SEAL_WRITE.bits(),
-);
+/// The seals of a copy no one can change: neither its size nor, through any fd or a mapping
+/// made from now on, its contents; and no seal can be taken off.
+const SIZE_SEALS: SealFlag = SealFlag::F_SEAL_SHRINK.union(SealFlag::F_SEAL_GROW);
+const NO_WRITE: SealFlag = SealFlag::F_SEAL_WRITE.union(SealFlag::F_SEAL_FUTURE_WRITE);
 
 /// True if this process already runs from a binary it cannot write: a sealed memfd, or a
 /// file on a read-only mount.
@@ -34,8 +32,10 @@ pub fn running_from_sealed_copy() -> bool {
     let Ok(f) = File::open("/proc/self/exe") else {
         return false;
     };
-    let sealed = fcntl(f.as_raw_fd(), FcntlArg::F_GET_SEALS)
-        .is_ok_and(|s| SealFlag::from_bits_truncate(s).contains(SEALS));
+    let sealed = fcntl(f.as_raw_fd(), FcntlArg::F_GET_SEALS).is_ok_and(|s| {
+        let s = SealFlag::from_bits_truncate(s);
+        s.contains(SIZE_SEALS | SealFlag::F_SEAL_SEAL) && s.intersects(NO_WRITE)
+    });
     let readonly_mount = nix::sys::statvfs::fstatvfs(&f)
         .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
     sealed || readonly_mount
@@ -47,8 +47,8 @@ fn through_readonly_overlay() -> Result<OwnedFd, SysError> {
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(fail("sealing husk", "its path has no directory"));
     };
-    let dir = CString::new(dir.as_os_str().as_bytes()).unwrap_or_default();
-    let name = CString::new(name.as_bytes()).unwrap_or_default();
+    let dir = crate::error::c_string(dir.display(), dir.as_os_str().as_bytes())?;
+    let name = crate::error::c_string(name.to_string_lossy(), name.as_bytes())?;
     let mnt =
         crate::sys::readonly_overlay(&dir).step(|| "a read-only overlay of husk's directory")?;
     crate::sys::openat2(
@@ -90,9 +90,37 @@ pub(crate) fn sealed_executable_memfd(
     };
     let mut file = File::from(memfd);
     std::io::copy(contents, &mut file).step(|| format!("filling memfd {name:?}"))?;
-    fcntl(file.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS))
-        .step(|| format!("sealing memfd {name:?}"))?;
+    seal(&file).step(|| format!("sealing memfd {name:?}"))?;
     Ok(OwnedFd::from(file))
+}
+
+/// Seal `memfd` against any change. F_SEAL_FUTURE_WRITE (Linux 5.5 for its mmap fix) refuses
+/// every write(2), through any fd, and every writable mapping from now on; F_SEAL_WRITE also
+/// waits for pages other code still holds a reference to, and gives up with EBUSY when that
+/// takes too long (compaction or khugepaged holding a page of the copy just written: exec once
+/// failed that way). No writable mapping of a memfd made a moment ago exists, so
+/// F_SEAL_FUTURE_WRITE alone protects the copy fully; F_SEAL_WRITE is added where it can be,
+/// and is needed only on kernels without the other.
+fn seal(memfd: &File) -> nix::Result<()> {
+    let fd = memfd.as_raw_fd();
+    match fcntl(
+        fd,
+        FcntlArg::F_ADD_SEALS(SIZE_SEALS | SealFlag::F_SEAL_FUTURE_WRITE),
+    ) {
+        Ok(_) => {
+            if let Err(e) = fcntl(fd, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_WRITE)) {
+                tracing::debug!("F_SEAL_WRITE: {e}; F_SEAL_FUTURE_WRITE already refuses writes");
+            }
+        }
+        Err(nix::Error::EINVAL) => {
+            fcntl(
+                fd,
+                FcntlArg::F_ADD_SEALS(SIZE_SEALS | SealFlag::F_SEAL_WRITE),
+            )?;
+        }
+        Err(e) => return Err(e),
+    }
+    fcntl(fd, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_SEAL)).map(drop)
 }
 
 /// Re-execute husk from a binary it cannot write (read-only overlay, else sealed memfd), with
@@ -112,6 +140,7 @@ pub fn reexec_from_sealed_copy() -> Result<(), SysError> {
             sealed_memfd_copy()?
         }
     };
+    // The kernel gave husk these: they hold no NUL byte.
     let to_c = |s: std::ffi::OsString| CString::new(s.into_encoded_bytes()).unwrap_or_default();
     let args: Vec<CString> = std::env::args_os().map(to_c).collect();
     let env: Vec<CString> = std::env::vars_os()
@@ -135,8 +164,19 @@ mod tests {
         let memfd = memfd_create(c"t", MemFdCreateFlag::MFD_ALLOW_SEALING).unwrap();
         let mut f = File::from(memfd);
         std::io::Write::write_all(&mut f, b"binary").unwrap();
-        fcntl(f.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS)).unwrap();
+        seal(&f).unwrap();
         assert!(std::io::Write::write_all(&mut f, b"x").is_err());
         assert!(f.set_len(0).is_err());
+        assert!(f.set_len(100).is_err());
+        let seals =
+            SealFlag::from_bits_truncate(fcntl(f.as_raw_fd(), FcntlArg::F_GET_SEALS).unwrap());
+        assert!(seals.contains(SealFlag::F_SEAL_SEAL | SIZE_SEALS) && seals.intersects(NO_WRITE));
+        // Nor through a new fd opened for writing.
+        let mut again = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{}", f.as_raw_fd()))
+            .unwrap();
+        let refused = std::io::Write::write_all(&mut again, b"x").unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(libc::EPERM));
     }
 }

@@ -51,11 +51,9 @@ const NOTIFY_MARKER: u32 = 0xfeed;
 const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
 const BPF_JA: u16 = 0x05; // BPF_JMP | BPF_JA
 
-pub const FLAG_TSYNC: u32 = 1;
 pub const FLAG_LOG: u32 = 2;
 pub const FLAG_SPEC_ALLOW: u32 = 4;
 pub const FLAG_NEW_LISTENER: u32 = 8;
-pub const FLAG_TSYNC_ESRCH: u32 = 16;
 pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
 
 /// An action as husk generates it.
@@ -162,6 +160,108 @@ fn target_arch() -> TargetArch {
     return TargetArch::x86_64;
 }
 
+/// The config's rules grouped by action, and every rule together (for the default filter,
+/// which must let through what some rule decides).
+fn rules_by_action(s: &LinuxSeccomp) -> Result<(Vec<(Action, Rules)>, Rules), SeccompError> {
+    let mut by_action: Vec<(Action, Rules)> = Vec::new();
+    let mut every_rule: Rules = BTreeMap::new();
+    for (index, sc) in s.syscalls().iter().flatten().enumerate() {
+        let action = Action::from_spec(sc.action(), sc.errno_ret());
+        if action == Action::Notify && sc.names().iter().any(|n| n == "write") {
+            // The init would wait on an agent that may need the init's own writes (runc
+            // refuses it in the same words).
+            return Err(SeccompError::Invalid(format!(
+                "syscalls[{index}]: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+            )));
+        }
+        let rules = rules_of(index, sc.args().as_deref().unwrap_or_default())?;
+        let slot = match by_action.iter().position(|(a, _)| *a == action) {
+            Some(i) => i,
+            None => {
+                by_action.push((action.clone(), BTreeMap::new()));
+                by_action.len() - 1
+            }
+        };
+        for name in sc.names() {
+            let Ok(nr) = syscalls::Sysno::from_str(name) else {
+                tracing::debug!(
+                    "seccomp: syscall {name:?} is unknown on this architecture; skipped"
+                );
+                continue;
+            };
+            let nr = i64::from(nr.id());
+            for rule in &rules {
+                add(&mut by_action[slot].1, nr, rule.clone());
+                add(&mut every_rule, nr, rule.clone());
+            }
+        }
+    }
+    Ok((by_action, every_rule))
+}
+
+/// One filter per action, highest-ranked first, the default filter last, chained behind
+/// the ENOSYS stub; refused by name when over the kernel's BPF_MAXINSNS (rather than as
+/// EINVAL at load).
+fn program_of(
+    s: &LinuxSeccomp,
+    default: Action,
+    mut by_action: Vec<(Action, Rules)>,
+    every_rule: Rules,
+    notify: bool,
+) -> Result<BpfProgram, SeccompError> {
+    by_action.retain(|(a, _)| *a != Action::Plain(SeccompAction::Allow));
+    by_action.sort_by_key(|(a, _)| a.rank());
+    let mut parts: Vec<BpfProgram> = Vec::new();
+    for (action, rules) in by_action {
+        parts.push(build(rules, SeccompAction::Allow, action.generated())?);
+    }
+    if default != Action::Plain(SeccompAction::Allow) {
+        parts.push(build(
+            every_rule,
+            default.generated(),
+            SeccompAction::Allow,
+        )?);
+    }
+    let mut program = enosys_stub(s, default);
+    program.extend(chain(parts, notify));
+    if program.len() > 4096 {
+        return Err(SeccompError::Invalid(format!(
+            "the filter compiles to {} BPF instructions, more than the kernel's 4096",
+            program.len()
+        )));
+    }
+    Ok(program)
+}
+
+/// seccomp(2)'s flags. Without a `flags` field, SPEC_ALLOW, as runc sets it: a filtered
+/// process keeps the kernel's default speculative-store-bypass handling instead of seccomp's
+/// forced mitigation. `"flags": []` means none.
+fn filter_flags(s: &LinuxSeccomp, notify: bool) -> u32 {
+    let mut flags = if s.flags().is_none() {
+        FLAG_SPEC_ALLOW
+    } else {
+        0
+    };
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            // Accepted and left out, as runc does: the init loads its filter while it is
+            // single-threaded, so there are no other threads to synchronise.
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 0,
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv if notify => {
+                FLAG_WAIT_KILLABLE_RECV
+            }
+            // Without a listener the kernel refuses it; it has nothing to apply to.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
+        };
+    }
+    if notify {
+        flags |= FLAG_NEW_LISTENER;
+    }
+    flags
+}
+
 fn condition(a: &oci_spec::runtime::LinuxSeccompArg) -> Result<SeccompCondition, String> {
     use LinuxSeccompOperator as O;
     let (op, value) = match a.op() {
@@ -185,39 +285,7 @@ impl SeccompPlan {
     /// Compile `linux.seccomp` for this host's architecture.
     pub fn compile(s: &LinuxSeccomp) -> Result<SeccompPlan, SeccompError> {
         let default = Action::from_spec(s.default_action(), s.default_errno_ret());
-        let mut by_action: Vec<(Action, Rules)> = Vec::new();
-        let mut every_rule: Rules = BTreeMap::new();
-        for (index, sc) in s.syscalls().iter().flatten().enumerate() {
-            let action = Action::from_spec(sc.action(), sc.errno_ret());
-            if action == Action::Notify && sc.names().iter().any(|n| n == "write") {
-                // The init would wait on an agent that may need the init's own writes
-                // (runc refuses it in the same words).
-                return Err(SeccompError::Invalid(format!(
-                    "syscalls[{index}]: SCMP_ACT_NOTIFY cannot be used for the write syscall"
-                )));
-            }
-            let rules = rules_of(index, sc.args().as_deref().unwrap_or_default())?;
-            let slot = match by_action.iter().position(|(a, _)| *a == action) {
-                Some(i) => i,
-                None => {
-                    by_action.push((action.clone(), BTreeMap::new()));
-                    by_action.len() - 1
-                }
-            };
-            for name in sc.names() {
-                let Ok(nr) = syscalls::Sysno::from_str(name) else {
-                    tracing::debug!(
-                        "seccomp: syscall {name:?} is unknown on this architecture; skipped"
-                    );
-                    continue;
-                };
-                let nr = i64::from(nr.id());
-                for rule in &rules {
-                    add(&mut by_action[slot].1, nr, rule.clone());
-                    add(&mut every_rule, nr, rule.clone());
-                }
-            }
-        }
+        let (by_action, every_rule) = rules_by_action(s)?;
         let has_notify_rules = by_action.iter().any(|(a, _)| *a == Action::Notify);
         if default == Action::Notify && has_notify_rules {
             return Err(SeccompError::Invalid(
@@ -234,60 +302,10 @@ impl SeccompPlan {
                 "SCMP_ACT_NOTIFY needs listenerPath".into(),
             ));
         }
-
-        // Rule filters, highest-ranked action first; the default filter last.
-        by_action.retain(|(a, _)| *a != Action::Plain(SeccompAction::Allow));
-        by_action.sort_by_key(|(a, _)| a.rank());
-        let mut parts: Vec<BpfProgram> = Vec::new();
-        for (action, rules) in by_action {
-            parts.push(build(rules, SeccompAction::Allow, action.generated())?);
-        }
-        if default != Action::Plain(SeccompAction::Allow) {
-            parts.push(build(
-                every_rule,
-                default.generated(),
-                SeccompAction::Allow,
-            )?);
-        }
-        let mut program = enosys_stub(s, default.clone());
-        program.extend(chain(parts, notify));
-        // The kernel's BPF_MAXINSNS: refused here by name rather than as EINVAL at load.
-        if program.len() > 4096 {
-            return Err(SeccompError::Invalid(format!(
-                "the filter compiles to {} BPF instructions, more than the kernel's 4096",
-                program.len()
-            )));
-        }
-
-        // Without a `flags` field, SPEC_ALLOW, as runc sets it: a filtered process keeps the
-        // kernel's default speculative-store-bypass handling instead of seccomp's forced
-        // mitigation. `"flags": []` means none.
-        let mut flags = if s.flags().is_none() {
-            FLAG_SPEC_ALLOW
-        } else {
-            0
-        };
-        for f in s.flags().iter().flatten() {
-            flags |= match f {
-                LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FLAG_TSYNC,
-                LinuxSeccompFilterFlag::SeccompFilterFlagLog => FLAG_LOG,
-                LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
-                LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv if notify => {
-                    FLAG_WAIT_KILLABLE_RECV
-                }
-                // Without a listener the kernel refuses it; it has nothing to apply to.
-                LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
-            };
-        }
-        if notify {
-            flags |= FLAG_NEW_LISTENER;
-            if flags & FLAG_TSYNC != 0 {
-                flags |= FLAG_TSYNC_ESRCH;
-            }
-        }
+        let program = program_of(s, default, by_action, every_rule, notify)?;
         Ok(SeccompPlan {
             program,
-            flags,
+            flags: filter_flags(s, notify),
             notify,
             listener,
         })

@@ -2,7 +2,7 @@
 //! user's program (or report why it could not), then run the poststart hooks.
 
 use std::io::Read;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 use husk_spec::Status;
@@ -31,15 +31,39 @@ pub fn start(store: &Store, id: &str) -> Result<(), Error> {
             status: Status::Stopped,
         });
     }
-
     let fifo_path = dir.fifo();
+    let outcome = release(&fifo_path, &pidfd)?;
+    if !outcome.released || !outcome.message.is_empty() {
+        let _ = std::fs::remove_file(&fifo_path);
+        // The init closes the FIFO as it exits, a moment before it is gone: wait for that, so
+        // that the container is "stopped" when start reports the failure.
+        kill::wait_gone(&pidfd, std::time::Duration::from_secs(5));
+        let why = match outcome.message.is_empty() {
+            true => "the init exited before exec".to_string(),
+            false => outcome.message,
+        };
+        return Err(Error::Init(why));
+    }
+    run_poststart_hooks(&stored)
+}
+
+/// What the init said through the FIFO.
+struct Released {
+    /// Its release byte came: the container is no longer "created".
+    released: bool,
+    /// What it wrote after that byte: why the process could not be exec'd.
+    message: String,
+}
+
+/// Open exec.fifo to read (which releases the init) and read until EOF: the init writes one
+/// NUL when released, then the FIFO closes on exec. Anything after the NUL is the init's
+/// error. If the init dies, its pidfd says so.
+fn release(fifo_path: &std::path::Path, pidfd: &OwnedFd) -> Result<Released, Error> {
     let mut fifo = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(&fifo_path)
+        .open(fifo_path)
         .step(|| format!("opening {}", fifo_path.display()))?;
-    // Read until EOF: the init writes one NUL when released, then the FIFO closes on exec.
-    // Anything after the NUL is the init's error. If the init dies, its pidfd says so.
     let mut received: Vec<u8> = Vec::new();
     let mut released = false;
     loop {
@@ -53,53 +77,43 @@ pub fn start(store: &Store, id: &str) -> Result<(), Error> {
         };
         let fifo_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
         let init_gone = fds[1].revents().is_some_and(|r| !r.is_empty());
-        if fifo_ready {
-            let mut buf = [0u8; 4096];
-            match fifo.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    received.extend_from_slice(&buf[..n]);
-                    if !released {
-                        released = true;
-                        // From now on the container is no longer "created".
-                        let _ = std::fs::remove_file(&fifo_path);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e).step(|| "reading exec.fifo").map_err(Error::from),
+        if !fifo_ready {
+            if init_gone {
+                break;
             }
-        } else if init_gone {
-            break;
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        match fifo.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                received.extend_from_slice(&buf[..n]);
+                if !released {
+                    released = true;
+                    let _ = std::fs::remove_file(fifo_path);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e).step(|| "reading exec.fifo").map_err(Error::from),
         }
     }
-    let message = String::from_utf8_lossy(received.get(1..).unwrap_or_default())
-        .trim()
-        .to_string();
-    if !released || !message.is_empty() {
-        let _ = std::fs::remove_file(&fifo_path);
-        // The init closes the FIFO as it exits, a moment before it is gone: wait for that, so
-        // that the container is "stopped" when start reports the failure.
-        kill::wait_gone(&pidfd, std::time::Duration::from_secs(5));
-        let why = if message.is_empty() {
-            "the init exited before exec".to_string()
-        } else {
-            message
-        };
-        return Err(Error::Init(why));
-    }
+    let message = String::from_utf8_lossy(received.get(1..).unwrap_or_default());
+    Ok(Released {
+        released,
+        message: message.trim().to_string(),
+    })
+}
 
-    if let Some(h) = stored
-        .config
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.poststart().clone())
-    {
-        let state = stored.public(Status::Running);
-        if let Err(e) = hooks::run("poststart", &h, &state, None, None) {
-            // runtime-spec 1.3.0: a failing poststart hook fails start; the container is stopped.
-            kill::kill_and_wait(stored.pid);
-            return Err(e.into());
-        }
+/// runtime-spec 1.3.0: a failing poststart hook fails start, and the container is stopped.
+fn run_poststart_hooks(stored: &crate::state::Stored) -> Result<(), Error> {
+    let hooks = stored.config.hooks().as_ref();
+    let Some(h) = hooks.and_then(|h| h.poststart().clone()) else {
+        return Ok(());
+    };
+    let state = stored.public(Status::Running);
+    if let Err(e) = hooks::run("poststart", &h, &state, None, None) {
+        kill::kill_and_wait(stored.pid);
+        return Err(e.into());
     }
     Ok(())
 }

@@ -23,9 +23,9 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 pub enum StateError {
     #[error("invalid container ID format: {0:?} (allowed: [A-Za-z0-9_+.-]+, not \".\" or \"..\")")]
     BadId(String),
-    #[error("container with given ID already exists: {0}")]
+    #[error("container with given ID already exists")]
     Exists(String),
-    #[error("container does not exist: {0}")]
+    #[error("container does not exist")]
     NotExist(String),
     #[error("state root {path}: {source}")]
     Root {

@@ -227,6 +227,67 @@ impl Channel {
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.fd.as_fd()
     }
+
+    /// The child's next message, which `take` accepts (or hands back): the child's own Error,
+    /// any other message or its exit before sending one is an error naming what was awaited.
+    pub fn expect_from_child<T>(
+        &self,
+        awaited: &str,
+        take: impl FnOnce(ToParent) -> Result<T, ToParent>,
+    ) -> Result<T, crate::Error> {
+        use crate::Error::Init;
+        match self.from_child() {
+            Ok(ToParent::Error { message }) => Err(Init(message)),
+            Ok(m) => take(m).map_err(|other| Init(format!("expected {awaited}, got {other:?}"))),
+            Err(SyncError::Closed) => Err(Init(format!("exited before {awaited}"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The intermediate's Hello: it is in its namespaces (or ready to make them).
+    pub fn expect_hello(&self) -> Result<(), crate::Error> {
+        self.expect_from_child("Hello", |m| match m {
+            ToParent::Hello => Ok(()),
+            other => Err(other),
+        })
+    }
+
+    /// The pid of the process the intermediate forked.
+    pub fn receive_pid(&self) -> Result<i32, crate::Error> {
+        self.expect_from_child("the pid", |m| match m {
+            ToParent::InitPid { pid } => Ok(pid),
+            other => Err(other),
+        })
+    }
+
+    /// Messages until the child is `Ready` (the init) or has exec'd (EOF: the socket is
+    /// close-on-exec): the pty master, if it sends one, is returned.
+    pub fn receive_console_until(&self, until: Until) -> Result<Option<OwnedFd>, crate::Error> {
+        use crate::Error::Init;
+        let mut console = None;
+        loop {
+            match self.from_child_with_fd() {
+                Ok((ToParent::Console, Some(master))) if console.is_none() => {
+                    console = Some(master)
+                }
+                Ok((ToParent::Ready, _)) if until == Until::Ready => return Ok(console),
+                Err(SyncError::Closed) if until == Until::Exec => return Ok(console),
+                Err(SyncError::Closed) => return Err(Init(format!("exited before {until:?}"))),
+                Ok((ToParent::Error { message }, _)) => return Err(Init(message)),
+                Ok((other, _)) => return Err(Init(format!("expected {until:?}, got {other:?}"))),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Where a child's run of messages ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The init reports Ready and waits for `start`.
+    Ready,
+    /// An exec'd process: its socket closes as it execs.
+    Exec,
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
-//! The only place in husk-container with `unsafe`: thin, typed wrappers over the syscalls that
-//! nix does not cover (openat2, pidfd, mount_setattr, close_range, capset, setdomainname)
-//! and over fork. Each wrapper takes and returns `OwnedFd`/`BorrowedFd`, never a raw fd that a
+//! The only place in husk-container with `unsafe`: the kernel edge. Calls nix lacks go through
+//! rustix where it has them (openat2, pidfd_open, fsopen/fsconfig/fsmount, open_tree,
+//! move_mount, setdomainname, the pty and window-size ioctls); the rest are by hand, each with
+//! why no maintained crate serves: clone3 into a cgroup, mount_setattr (idmap), close_range,
+//! capset of all three sets, seccomp with a listener, keyctl, ioprio, sched_setattr,
+//! set_mempolicy, pidfd_send_signal (rustix's Signal cannot carry 0 or real-time signals),
+//! and fork. Each wrapper takes and returns `OwnedFd`/`BorrowedFd`, never a raw fd that a
 //! caller must remember to close.
 #![allow(unsafe_code)]
 
@@ -9,14 +13,6 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::unistd::{ForkResult, Pid};
-
-/// `struct open_how` for openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
 
 /// Resolve the path as if `dirfd` were the root: `..` and absolute symlinks stay inside.
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
@@ -27,7 +23,7 @@ pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 /// Refuse crossing into another mount.
 pub const RESOLVE_NO_XDEV: u64 = 0x01;
 
-/// openat2(2): open `path` relative to `dirfd` with `resolve` restrictions.
+/// openat2(2): open `path` relative to `dirfd` with `resolve` restrictions (close-on-exec).
 pub fn openat2(
     dirfd: BorrowedFd<'_>,
     path: &CStr,
@@ -35,31 +31,14 @@ pub fn openat2(
     mode: u32,
     resolve: u64,
 ) -> io::Result<OwnedFd> {
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: u64::from(mode),
-        resolve,
-    };
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let oflags = OFlags::from_bits_retain((flags | libc::O_CLOEXEC) as u32);
+    let resolve = ResolveFlags::from_bits_retain(resolve);
     loop {
-        // SAFETY: `path` is a valid NUL-terminated string and `how` a properly initialised
-        // open_how that lives across the call; the size passed is its exact size.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd.as_raw_fd(),
-                path.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if ret >= 0 {
-            // SAFETY: the kernel returned a new file descriptor that nothing else owns.
-            return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
-        }
-        let err = io::Error::last_os_error();
-        // openat2 returns EAGAIN when a concurrent rename raced the resolution: retry.
-        if err.raw_os_error() != Some(libc::EAGAIN) {
-            return Err(err);
+        match rustix::fs::openat2(dirfd, path, oflags, Mode::from_bits_retain(mode), resolve) {
+            // A concurrent rename raced the resolution: retry.
+            Err(rustix::io::Errno::AGAIN) => continue,
+            other => return other.map_err(io::Error::from),
         }
     }
 }
@@ -126,16 +105,16 @@ pub fn exec_fd_instead(cmd: &mut std::process::Command, fd: RawFd, exec: ExecArg
 /// pidfd_open(2): a handle on process `pid` that cannot be confused with a later process
 /// that reuses the number.
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall with integer arguments.
-    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+    let pid =
+        rustix::process::Pid::from_raw(pid).ok_or(io::Error::from_raw_os_error(libc::ESRCH))?;
+    Ok(rustix::process::pidfd_open(
+        pid,
+        rustix::process::PidfdFlags::empty(),
+    )?)
 }
 
-/// pidfd_send_signal(2).
+/// pidfd_send_signal(2). By hand: rustix's `Signal` cannot carry 0 (a liveness probe) or the
+/// real-time signals (docker's 34-64) without unsafe of its own.
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     // SAFETY: the pidfd is valid for the call; a NULL siginfo is allowed.
     let ret = unsafe {
@@ -234,38 +213,19 @@ fn mount_setattr_raw(fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -> i
 /// open_tree(OPEN_TREE_CLONE): a detached copy of the mount at `path` (with its submounts
 /// when `recursive`), as for a bind mount that is not attached anywhere yet.
 pub fn open_tree_clone(path: &CStr, recursive: bool) -> io::Result<OwnedFd> {
-    const OPEN_TREE_CLONE: u32 = 1;
-    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32;
+    use rustix::mount::OpenTreeFlags as F;
+    let mut flags = F::OPEN_TREE_CLONE | F::OPEN_TREE_CLOEXEC;
     if recursive {
-        flags |= AT_RECURSIVE;
+        flags |= F::AT_RECURSIVE;
     }
-    // SAFETY: `path` is a valid C string for the call; open_tree returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(own_fd(fd as RawFd))
+    Ok(rustix::mount::open_tree(rustix::fs::CWD, path, flags)?)
 }
 
 /// move_mount(2) of the detached mount `from` onto the file or directory `onto` (both by fd).
 pub fn move_mount_onto(from: BorrowedFd<'_>, onto: BorrowedFd<'_>) -> io::Result<()> {
-    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
-    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
-    // SAFETY: both fds are valid for the call and both paths are the empty C string.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            from.as_raw_fd(),
-            c"".as_ptr(),
-            onto.as_raw_fd(),
-            c"".as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    use rustix::mount::MoveMountFlags as F;
+    let flags = F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH;
+    Ok(rustix::mount::move_mount(from, c"", onto, c"", flags)?)
 }
 
 /// Mark every fd from `first` upward close-on-exec (close_range with CLOSE_RANGE_CLOEXEC), so
@@ -334,12 +294,7 @@ pub fn capset(sets: CapSets) -> io::Result<()> {
 
 /// setdomainname(2).
 pub fn setdomainname(name: &str) -> io::Result<()> {
-    // SAFETY: the pointer and length describe `name`'s bytes, valid for the call.
-    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::system::setdomainname(name.as_bytes())?)
 }
 
 /// fork(2).
@@ -520,58 +475,34 @@ pub fn own_fd(raw: RawFd) -> OwnedFd {
 /// Unlock a pty master (unlockpt) and open its peer with TIOCGPTPEER: the slave is reached
 /// through the master itself, never by a /dev/pts path the container could swap.
 pub fn pty_peer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    const TIOCGPTPEER: libc::c_ulong = 0x5441;
-    let unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK reads one c_int from the pointer, which is valid for the call.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
-    // SAFETY: TIOCGPTPEER takes the open flags as its integer argument and returns a new fd.
-    let ret = unsafe { libc::ioctl(master.as_raw_fd(), TIOCGPTPEER as _, flags) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(own_fd(ret))
+    use rustix::pty::OpenptFlags as F;
+    rustix::pty::unlockpt(master)?;
+    Ok(rustix::pty::ioctl_tiocgptpeer(
+        master,
+        F::RDWR | F::NOCTTY | F::CLOEXEC,
+    )?)
 }
 
 /// A terminal's size (TIOCGWINSZ), as (rows, columns).
 pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one winsize into the pointer, valid for the call.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let ws = rustix::termios::tcgetwinsize(fd)?;
     Ok((ws.ws_row, ws.ws_col))
 }
 
 /// Set a terminal's size (TIOCSWINSZ).
 pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
-    let ws = libc::winsize {
+    let ws = rustix::termios::Winsize {
         ws_row: rows,
         ws_col: cols,
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, valid for the call.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::termios::tcsetwinsize(fd, ws)?)
 }
 
 /// Make the terminal on fd 0 the calling session leader's controlling terminal (TIOCSCTTY).
 pub fn set_controlling_terminal() -> io::Result<()> {
-    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal).
-    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::process::ioctl_tiocsctty(std::io::stdin())?)
 }
 
 /// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): with SECCOMP_FILTER_FLAG_NEW_LISTENER the
@@ -732,61 +663,28 @@ fn overlay_of(lower: &CStr) -> io::Result<OwnedFd> {
 
 /// fsopen(2): a filesystem context for `fstype`.
 fn fs_context(fstype: &CStr) -> io::Result<OwnedFd> {
-    const FSOPEN_CLOEXEC: u32 = 1;
-    // SAFETY: the name is a valid C string; fsopen returns a new fd or -1.
-    let fs = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
-    if fs < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(own_fd(fs as RawFd))
+    Ok(rustix::mount::fsopen(
+        fstype,
+        rustix::mount::FsOpenFlags::FSOPEN_CLOEXEC,
+    )?)
 }
 
 /// fsconfig(FSCONFIG_SET_STRING): one option of a filesystem context.
 fn fs_set(fs: &OwnedFd, key: &CStr, value: &CStr) -> io::Result<()> {
-    const FSCONFIG_SET_STRING: u32 = 1;
-    // SAFETY: key and value are valid C strings for the duration of the call; `fs` is a valid
-    // fs context fd.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_SET_STRING,
-            key.as_ptr(),
-            value.as_ptr(),
-            0,
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::mount::fsconfig_set_string(fs, key, value)?)
 }
 
 /// fsconfig(FSCONFIG_CMD_CREATE), then fsmount(2) with mount attributes `attrs`: the
 /// detached mount.
 fn fs_mount(fs: &OwnedFd, attrs: u32) -> io::Result<OwnedFd> {
-    const FSCONFIG_CMD_CREATE: u32 = 6;
-    const FSMOUNT_CLOEXEC: u32 = 1;
-    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux; `fs` is a valid context fd.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fs` is a created fs context; fsmount returns a new mount fd or -1.
-    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
-    if mnt < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(own_fd(mnt as RawFd))
+    use rustix::mount::{FsMountFlags, MountAttrFlags};
+    rustix::mount::fsconfig_create(fs)?;
+    let attrs = MountAttrFlags::from_bits_retain(attrs);
+    Ok(rustix::mount::fsmount(
+        fs,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        attrs,
+    )?)
 }
 
 /// personality(2).

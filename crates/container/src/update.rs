@@ -1,10 +1,10 @@
 //! `husk update`: change the cgroup resources of a created, running or paused container, and
 //! remember them in its state (so that `events` and a later `update` see the new values).
 
-use husk_cgroups::{container_device_rules, DeviceState};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
+use crate::cgroup_driver::CgroupDriver;
 use crate::state::Store;
 use crate::Error;
 
@@ -19,16 +19,13 @@ pub fn update(store: &Store, id: &str, changes: &LinuxResources) -> Result<(), E
             status,
         });
     }
-    let cg = stored.cgroup.clone().ok_or_else(|| Error::NoCgroup {
-        id: id.to_string(),
-        what: "updates",
-    })?;
-    husk_cgroups::apply_resources(&cg, changes, true)?;
-    if let Some(devices) = changes.devices() {
-        if !crate::rootless::is_rootless() {
-            update_devices(&cg, &stored.config, devices)?;
-        }
-    }
+    let Some(cg) = stored.cgroup.clone() else {
+        return Err(Error::NoCgroup {
+            id: id.to_string(),
+            what: "updates",
+        });
+    };
+    CgroupDriver::of(Some(cg), crate::rootless::is_rootless()).update(changes, &stored.config)?;
 
     if let Some(linux) = stored.config.linux_mut() {
         let current = linux.resources().clone().unwrap_or_default();
@@ -38,36 +35,12 @@ pub fn update(store: &Store, id: &str, changes: &LinuxResources) -> Result<(), E
     Ok(())
 }
 
-/// containerd sends a container's whole resources, device rules included, on every update:
-/// rules that come to the same device list are no change; others replace the list without a
-/// moment when a device both lists allow is denied (Cgroup::update_devices).
-fn update_devices(
-    cg: &husk_cgroups::Cgroup,
-    config: &oci_spec::runtime::Spec,
-    devices: &[LinuxDeviceCgroup],
-) -> Result<(), Error> {
-    let current = config
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .and_then(|r| r.devices().clone())
-        .unwrap_or_default();
-    let old = container_device_rules(&current);
-    let new = container_device_rules(devices);
-    if DeviceState::after(&old) != DeviceState::after(&new) {
-        cg.update_devices(&old, &new)?;
-    }
-    Ok(())
-}
-
 /// `changes` laid over `current`: the fields it sets replace those of `current`.
 fn merge(current: &LinuxResources, changes: &LinuxResources) -> Result<LinuxResources, Error> {
-    let to_value = |r: &LinuxResources| {
-        serde_json::to_value(r).map_err(|e| Error::Unsupported(format!("resources: {e}")))
-    };
+    let to_value = |r: &LinuxResources| serde_json::to_value(r).map_err(Error::BadResources);
     let mut base = to_value(current)?;
     overlay(&mut base, to_value(changes)?);
-    serde_json::from_value(base).map_err(|e| Error::Unsupported(format!("resources: {e}")))
+    serde_json::from_value(base).map_err(Error::BadResources)
 }
 
 fn overlay(base: &mut Value, top: Value) {

@@ -386,93 +386,122 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
         return;
     };
     let namespaces = linux.namespaces().clone().unwrap_or_default();
+    let ns = Namespaces(&namespaces);
+    check_namespaces(c, &ns);
+    check_id_mappings(c, linux, &ns);
+    check_names(c, spec, &ns);
+    check_time_offsets(c, linux, &ns);
+    check_sysctls(c, linux, &ns);
+    check_devices(c, linux);
+    check_linux_paths(c, linux);
+}
+
+/// The config's namespaces: which are listed, which are new (listed without a path; an
+/// empty path is no path, as runc reads it).
+struct Namespaces<'a>(&'a [oci_spec::runtime::LinuxNamespace]);
+
+impl Namespaces<'_> {
+    fn made_new(&self, t: LinuxNamespaceType) -> bool {
+        self.0
+            .iter()
+            .any(|n| n.typ() == t && n.path().as_ref().is_none_or(|p| p.as_os_str().is_empty()))
+    }
+
+    fn has(&self, t: LinuxNamespaceType) -> bool {
+        self.0.iter().any(|n| n.typ() == t)
+    }
+}
+
+fn check_namespaces(c: &mut Checker, ns: &Namespaces<'_>) {
     let mut seen = HashSet::new();
-    for (i, ns) in namespaces.iter().enumerate() {
-        if !seen.insert(ns.typ()) {
+    for (i, n) in ns.0.iter().enumerate() {
+        if !seen.insert(n.typ()) {
             c.fail(
                 "linux.namespaces",
-                format!("duplicate {:?}", ns_name(ns.typ())),
+                format!("duplicate {:?}", ns_name(n.typ())),
             );
         }
-        // An empty path is no path, as runc reads it.
-        if let Some(p) = ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(p) = n.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
             c.absolute(format!("linux.namespaces[{i}].path"), p);
         }
     }
-    let new_ns = |t: LinuxNamespaceType| {
-        namespaces
-            .iter()
-            .any(|n| n.typ() == t && n.path().as_ref().is_none_or(|p| p.as_os_str().is_empty()))
-    };
-    let has_ns = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t);
+}
 
+fn check_id_mappings(c: &mut Checker, linux: &oci_spec::runtime::Linux, ns: &Namespaces<'_>) {
     let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
     let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
     check_mappings(c, "linux.uidMappings", &uid_maps);
     check_mappings(c, "linux.gidMappings", &gid_maps);
-    if !has_ns(LinuxNamespaceType::User) && (!uid_maps.is_empty() || !gid_maps.is_empty()) {
+    if !ns.has(LinuxNamespaceType::User) && (!uid_maps.is_empty() || !gid_maps.is_empty()) {
         c.fail(
             "linux.uidMappings",
             "mappings need a user namespace in linux.namespaces",
         );
     }
-    if new_ns(LinuxNamespaceType::User) {
-        if uid_maps.is_empty() {
-            c.fail(
-                "linux.uidMappings",
-                "a new user namespace needs at least one uid mapping",
-            );
-        }
-        if gid_maps.is_empty() {
-            c.fail(
-                "linux.gidMappings",
-                "a new user namespace needs at least one gid mapping",
-            );
-        }
+    if !ns.made_new(LinuxNamespaceType::User) {
+        return;
     }
-
-    // As runc: a hostname needs a uts namespace of the container's own (new, or joined by
-    // path), never the runtime's, which would rename the host.
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has_ns(LinuxNamespaceType::Uts)
-    {
+    if uid_maps.is_empty() {
         c.fail(
-            "hostname",
-            "setting a hostname needs a uts namespace (new or joined), not the host's",
+            "linux.uidMappings",
+            "a new user namespace needs at least one uid mapping",
         );
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !has_ns(LinuxNamespaceType::Uts)
-    {
+    if gid_maps.is_empty() {
         c.fail(
-            "domainname",
-            "setting a domainname needs a uts namespace (new or joined), not the host's",
+            "linux.gidMappings",
+            "a new user namespace needs at least one gid mapping",
         );
     }
+}
 
-    if let Some(offsets) = linux.time_offsets() {
-        if !new_ns(LinuxNamespaceType::Time) && !offsets.is_empty() {
+/// As runc: a hostname or domainname needs a uts namespace of the container's own (new, or
+/// joined by path), never the runtime's, which would rename the host.
+fn check_names(c: &mut Checker, spec: &Spec, ns: &Namespaces<'_>) {
+    if ns.has(LinuxNamespaceType::Uts) {
+        return;
+    }
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_deref().is_some_and(|v| !v.is_empty()) {
             c.fail(
-                "linux.timeOffsets",
-                "time offsets need a new time namespace",
+                field,
+                format!("setting a {field} needs a uts namespace (new or joined), not the host's"),
             );
         }
-        for clock in offsets.keys() {
-            if clock != "monotonic" && clock != "boottime" {
-                c.fail(
-                    format!("linux.timeOffsets.{clock}"),
-                    "clock must be \"monotonic\" or \"boottime\"",
-                );
-            }
+    }
+}
+
+fn check_time_offsets(c: &mut Checker, linux: &oci_spec::runtime::Linux, ns: &Namespaces<'_>) {
+    let Some(offsets) = linux.time_offsets() else {
+        return;
+    };
+    if !ns.made_new(LinuxNamespaceType::Time) && !offsets.is_empty() {
+        c.fail(
+            "linux.timeOffsets",
+            "time offsets need a new time namespace",
+        );
+    }
+    for clock in offsets.keys() {
+        if clock != "monotonic" && clock != "boottime" {
+            c.fail(
+                format!("linux.timeOffsets.{clock}"),
+                "clock must be \"monotonic\" or \"boottime\"",
+            );
         }
     }
+}
 
+fn check_sysctls(c: &mut Checker, linux: &oci_spec::runtime::Linux, ns: &Namespaces<'_>) {
     for key in linux.sysctl().iter().flat_map(|m| m.keys()) {
         if key.is_empty() || key.contains("..") || key.contains('/') && key.contains('.') {
             c.fail(format!("linux.sysctl.{key}"), "is not a valid sysctl name");
             continue;
         }
         for (prefix, t) in SYSCTL_NAMESPACES {
-            if key.starts_with(prefix) && !new_ns(*t) {
+            if key.starts_with(prefix) && !ns.made_new(*t) {
                 c.fail(
                     format!("linux.sysctl.{key}"),
                     format!("needs a new {} namespace", ns_name(*t)),
@@ -480,7 +509,9 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
             }
         }
     }
+}
 
+fn check_devices(c: &mut Checker, linux: &oci_spec::runtime::Linux) {
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         c.absolute(format!("linux.devices[{i}].path"), d.path());
         if climbs_above_root(d.path()) {
@@ -505,7 +536,10 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
             LinuxDeviceType::P => {}
         }
     }
+}
 
+/// maskedPaths, readonlyPaths, rootfsPropagation, cgroupsPath.
+fn check_linux_paths(c: &mut Checker, linux: &oci_spec::runtime::Linux) {
     for (field, list) in [
         ("maskedPaths", linux.masked_paths()),
         ("readonlyPaths", linux.readonly_paths()),
@@ -514,7 +548,6 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
             c.absolute(format!("linux.{field}[{i}]"), Path::new(p));
         }
     }
-
     if let Some(p) = linux.rootfs_propagation() {
         if !p.is_empty() && !PROPAGATIONS.contains(&p.as_str()) {
             c.fail(
@@ -523,7 +556,6 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
             );
         }
     }
-
     if let Some(path) = linux.cgroups_path() {
         if path
             .components()
