@@ -937,6 +937,9 @@ fn bind_mounts_get_the_flags_named_and_locked_ones_are_never_cleared_silently() 
         bind_flags("rw,nodev,nosymfollow", &["bind", "ro", "symfollow"], false).unwrap();
     assert!(has(&symfollow, "ro") && !has(&symfollow, "nosymfollow") && !has(&symfollow, "nodev"));
 
+    let nosymfollow = bind_flags("rw", &["bind", "nosymfollow"], false).unwrap();
+    assert!(has(&nosymfollow, "nosymfollow"), "{nosymfollow:?}");
+
     let err = bind_flags("ro", &["bind", "rw", "nosuid", "nodev"], true).unwrap_err();
     assert!(
         err.contains("error mounting") && err.contains("operation not permitted"),

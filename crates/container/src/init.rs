@@ -288,6 +288,7 @@ fn mount_context<'r>(
         cgroup: a.cgroup,
         source_from_husk: from_husk,
         husk_opens_sources: !a.rootless,
+        calls: &mounts::KERNEL,
     }
 }
 
@@ -435,13 +436,13 @@ fn finish_inside(
 /// linux.readonlyPaths, then linux.maskedPaths.
 fn hide_paths(root: &Root, linux: &oci_spec::runtime::Linux) -> Result<(), SysError> {
     for p in linux.readonly_paths().iter().flatten() {
-        masked_paths::readonly(root, Path::new(p))?;
+        masked_paths::readonly(&mounts::KERNEL, root, Path::new(p))?;
     }
     let masked = linux.masked_paths().clone().unwrap_or_default();
     if !masked.is_empty() {
         let null = masked_paths::open_dev_null(root)?;
         let null_path = crate::resolve::fd_path(null.as_fd());
-        masked_paths::mask_all(root, &null_path, &masked)?;
+        masked_paths::mask_all(&mounts::KERNEL, root, &null_path, &masked)?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `mounts`: each entry mounted in order, its destination resolved inside the rootfs by fd
 //! (see resolve.rs) and the mount made on that fd, never on a path string.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use husk_cgroups::Cgroup;
@@ -180,6 +180,63 @@ pub struct MountContext<'a> {
     pub source_from_husk: &'a dyn Fn(usize) -> Result<OwnedFd, SysError>,
     /// Whether husk can open a bind source the init cannot reach (not when rootless).
     pub husk_opens_sources: bool,
+    /// The kernel, or a recorder in tests.
+    pub calls: &'a dyn MountCalls,
+}
+
+/// The calls that change the mount table, as this module makes them: the kernel's
+/// (`KERNEL`), or in unit tests a recorder, so that the order and flags of every mount a config
+/// produces are checked in milliseconds, without root. Paths inside the rootfs are resolved
+/// for real either way (an unprivileged temporary directory serves as a rootfs).
+pub trait MountCalls {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()>;
+    fn mount_setattr(&self, fd: BorrowedFd<'_>, set: u64, clear: u64) -> std::io::Result<()>;
+    fn move_mount(&self, from: BorrowedFd<'_>, onto: BorrowedFd<'_>) -> std::io::Result<()>;
+}
+
+/// The kernel: mount(2), mount_setattr(2) (recursive), move_mount(2).
+pub struct Kernel;
+
+pub static KERNEL: Kernel = Kernel;
+
+impl MountCalls for Kernel {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        mount(source, target, fstype, flags, data)
+    }
+    fn mount_setattr(&self, fd: BorrowedFd<'_>, set: u64, clear: u64) -> std::io::Result<()> {
+        sys::mount_setattr(fd, true, set, clear)
+    }
+    fn move_mount(&self, from: BorrowedFd<'_>, onto: BorrowedFd<'_>) -> std::io::Result<()> {
+        sys::move_mount_onto(from, onto)
+    }
+}
+
+impl MountContext<'_> {
+    fn mount<S: AsRef<Path> + ?Sized>(
+        &self,
+        source: Option<&S>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        let source = source.map(|s| s.as_ref());
+        self.calls.mount(source, target, fstype, flags, data)
+    }
 }
 
 /// The destination as an absolute container path (a relative one is taken from "/").
@@ -222,7 +279,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, index: usize, m: &Mount) -> Result<()
             // the tmpfs default, 1777, would open it to everyone).
             data.push(format!("mode={:o}", mode_of(&target)?));
         }
-        let mut flags = opts.flags & !MsFlags::MS_REMOUNT;
+        let mut flags = opts.flags.difference(MsFlags::MS_REMOUNT);
         if dest == Path::new("/dev") {
             // A read-only /dev is made read-only once the devices are in it (init.rs).
             flags.remove(MsFlags::MS_RDONLY);
@@ -232,7 +289,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, index: usize, m: &Mount) -> Result<()
             return apply_after(ctx, &dest, &opts);
         }
         let data = data.join(",");
-        let res = mount(
+        let res = ctx.mount(
             Some(&source),
             &fd_path(target.as_fd()),
             Some(typ.as_str()),
@@ -243,7 +300,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, index: usize, m: &Mount) -> Result<()
             Err(nix::Error::EPERM) if typ == "sysfs" && ctx.in_userns => {
                 // A user namespace without its own network namespace may not mount sysfs:
                 // bind the host's /sys instead, as runc does.
-                mount(
+                ctx.mount(
                     Some("/sys"),
                     &fd_path(target.as_fd()),
                     None::<&str>,
@@ -298,7 +355,8 @@ fn tmpfs_copying_up(
         sys::detached_tmpfs(data).step(|| format!("making the tmpfs for {}", dest.display()))?;
     crate::copy_tree::copy(&fd_path(target.as_fd()), &fd_path(tmpfs.as_fd()))
         .step(|| format!("tmpcopyup: copying {} into its tmpfs", dest.display()))?;
-    sys::move_mount_onto(tmpfs.as_fd(), target.as_fd())
+    ctx.calls
+        .move_mount(tmpfs.as_fd(), target.as_fd())
         .step(|| format!("moving the tmpfs onto {}", dest.display()))?;
     if !flags.is_empty() {
         remount(ctx, dest, flags)?;
@@ -322,7 +380,8 @@ fn attach_idmapped(
     } else {
         ctx.root.mkfile(dest)?
     };
-    sys::move_mount_onto(tree.as_fd(), target.as_fd())
+    ctx.calls
+        .move_mount(tree.as_fd(), target.as_fd())
         .step(|| format!("moving the idmapped mount onto {}", dest.display()))?;
     remount_bind_flags(ctx, dest, opts)
 }
@@ -338,7 +397,7 @@ fn remount_bind_flags(
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), SysError> {
-    let asked = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let asked = (opts.flags).difference(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if asked.is_empty() && opts.cleared.is_empty() {
         return Ok(());
     }
@@ -354,7 +413,7 @@ fn remount_bind_flags(
     };
     let source_flags = mount_flags(&fd).step(step)?;
     let remount_with = |flags: MsFlags| {
-        mount(
+        ctx.mount(
             None::<&str>,
             &fd_path(fd.as_fd()),
             None::<&str>,
@@ -471,7 +530,7 @@ fn bind_mount(
         ctx.root.mkfile(dest)?
     };
     let rec = opts.flags & MsFlags::MS_REC;
-    mount(
+    ctx.mount(
         Some(&source),
         &fd_path(target.as_fd()),
         None::<&str>,
@@ -492,7 +551,7 @@ fn remount(ctx: &MountContext<'_>, dest: &Path, mut flags: MsFlags) -> Result<()
     if ctx.in_userns {
         flags |= locked_flags(&fd)?;
     }
-    mount(
+    ctx.mount(
         None::<&str>,
         &fd_path(fd.as_fd()),
         None::<&str>,
@@ -552,7 +611,7 @@ fn apply_after(ctx: &MountContext<'_>, dest: &Path, opts: &MountOptions) -> Resu
         .lookup(dest)
         .step(|| format!("opening {}", dest.display()))?;
     for p in &opts.propagation {
-        mount(
+        ctx.mount(
             None::<&str>,
             &fd_path(fd.as_fd()),
             None::<&str>,
@@ -562,7 +621,8 @@ fn apply_after(ctx: &MountContext<'_>, dest: &Path, opts: &MountOptions) -> Resu
         .step(|| format!("setting propagation {:?} on {}", p, dest.display()))?;
     }
     if opts.rec_set != 0 || opts.rec_clear != 0 {
-        sys::mount_setattr(fd.as_fd(), true, opts.rec_set, opts.rec_clear)
+        ctx.calls
+            .mount_setattr(fd.as_fd(), opts.rec_set, opts.rec_clear)
             .step(|| format!("setting recursive attributes on {}", dest.display()))?;
     }
     Ok(())
@@ -586,7 +646,7 @@ fn mount_cgroup(ctx: &MountContext<'_>, dest: &Path, opts: &MountOptions) -> Res
         return mount_one_hierarchy(ctx, dest, h, base, ro);
     }
     let target = ctx.root.mkdir_all(dest, 0o755)?;
-    mount(
+    ctx.mount(
         Some("tmpfs"),
         &fd_path(target.as_fd()),
         Some("tmpfs"),
@@ -635,7 +695,7 @@ fn mount_one_hierarchy(
         } else {
             ("cgroup", h.controllers.join(","))
         };
-        let res = mount(
+        let res = ctx.mount(
             Some("cgroup"),
             &fd_path(target.as_fd()),
             Some(fstype),
@@ -650,7 +710,7 @@ fn mount_one_hierarchy(
         }
     }
     let src = h.dir();
-    mount(
+    ctx.mount(
         Some(&src),
         &fd_path(target.as_fd()),
         None::<&str>,
@@ -661,9 +721,323 @@ fn mount_one_hierarchy(
     remount(ctx, dest, flags | MsFlags::MS_BIND)
 }
 
+/// A recorder of mount calls for unit tests (the seam `MountCalls` opens).
+#[cfg(test)]
+pub(crate) mod recording {
+    use super::*;
+
+    /// Records the calls instead of making them: each as one line, with targets as paths in
+    /// the container (the fd's path, readlink'd, less the rootfs).
+    pub(crate) struct Recorder {
+        pub rootfs: PathBuf,
+        pub calls: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Recorder {
+        pub fn new(rootfs: &Path) -> Recorder {
+            Recorder {
+                rootfs: std::fs::canonicalize(rootfs).unwrap(),
+                calls: Default::default(),
+            }
+        }
+
+        fn inside(&self, target: &Path) -> String {
+            let real = std::fs::read_link(target).unwrap_or_else(|_| target.to_path_buf());
+            let rel = real.strip_prefix(&self.rootfs).unwrap_or(&real);
+            format!("/{}", rel.display())
+        }
+        fn fd_inside(&self, fd: BorrowedFd<'_>) -> String {
+            self.inside(&fd_path(fd))
+        }
+    }
+
+    impl MountCalls for Recorder {
+        fn mount(
+            &self,
+            source: Option<&Path>,
+            target: &Path,
+            fstype: Option<&str>,
+            flags: MsFlags,
+            data: Option<&str>,
+        ) -> nix::Result<()> {
+            let source = match source {
+                Some(s) if s.starts_with("/proc/self/fd") => self.inside(s),
+                Some(s) => s.display().to_string(),
+                None => "-".into(),
+            };
+            let line = format!(
+                "mount {source} {} {} {} {}",
+                self.inside(target),
+                fstype.unwrap_or("-"),
+                flag_list(flags),
+                data.unwrap_or("-")
+            );
+            self.calls.borrow_mut().push(line);
+            Ok(())
+        }
+        fn mount_setattr(&self, fd: BorrowedFd<'_>, set: u64, clear: u64) -> std::io::Result<()> {
+            let line = format!(
+                "setattr {} set={set:#x} clear={clear:#x}",
+                self.fd_inside(fd)
+            );
+            self.calls.borrow_mut().push(line);
+            Ok(())
+        }
+        fn move_mount(&self, _: BorrowedFd<'_>, onto: BorrowedFd<'_>) -> std::io::Result<()> {
+            let line = format!("move {}", self.fd_inside(onto));
+            self.calls.borrow_mut().push(line);
+            Ok(())
+        }
+    }
+
+    /// Mount flags by name, in a fixed order.
+    pub(crate) fn flag_list(flags: MsFlags) -> String {
+        use MsFlags as F;
+        let names = [
+            (F::MS_REMOUNT, "remount"),
+            (F::MS_BIND, "bind"),
+            (F::MS_REC, "rec"),
+            (F::MS_RDONLY, "ro"),
+            (F::MS_NOSUID, "nosuid"),
+            (F::MS_NODEV, "nodev"),
+            (F::MS_NOEXEC, "noexec"),
+            (F::MS_NOATIME, "noatime"),
+            (F::MS_RELATIME, "relatime"),
+            (F::MS_STRICTATIME, "strictatime"),
+            (F::MS_PRIVATE, "private"),
+            (F::MS_SLAVE, "slave"),
+            (F::MS_SHARED, "shared"),
+            (MS_NOSYMFOLLOW, "nosymfollow"),
+        ];
+        let list: Vec<&str> = names
+            .iter()
+            .filter(|(f, _)| flags.contains(*f))
+            .map(|(_, n)| *n)
+            .collect();
+        if list.is_empty() {
+            "0".into()
+        } else {
+            list.join("|")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::recording::Recorder;
     use super::*;
+    use serde_json::json;
+
+    /// The calls `mounts` (config.json's entries, as JSON) make on a scratch rootfs holding
+    /// `dirs` (with their modes) and a bind source `/src` outside it. Needs no privilege.
+    fn plan(mounts: serde_json::Value, dirs: &[(&str, u32)]) -> Vec<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let scratch = std::env::temp_dir().join(format!(
+            "husk-plan-{}-{}",
+            std::process::id(),
+            PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let rootfs = scratch.join("rootfs");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        std::fs::create_dir_all(scratch.join("src")).unwrap();
+        std::fs::write(scratch.join("src/hosts"), "").unwrap();
+        for (d, mode) in dirs {
+            let p = rootfs.join(d.trim_start_matches('/'));
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
+        }
+        let mounts: Vec<Mount> = serde_json::from_value(mounts).unwrap();
+        let root = Root::open(&rootfs).unwrap();
+        let recorder = Recorder::new(&rootfs);
+        let no_source = |_| -> Result<OwnedFd, SysError> { Err(fail("source", "none in tests")) };
+        let ctx = MountContext {
+            root: &root,
+            bundle: &scratch,
+            in_userns: false,
+            new_cgroupns: false,
+            cgroup: None,
+            source_from_husk: &no_source,
+            husk_opens_sources: false,
+            calls: &recorder,
+        };
+        for (i, m) in mounts.iter().enumerate() {
+            mount_entry(&ctx, i, m).unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+        recorder.calls.into_inner()
+    }
+
+    static PLANS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    #[test]
+    fn plan_proc_sysfs_and_devpts_are_one_mount_each_with_their_flags() {
+        let calls = plan(
+            json!([
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                 "options": ["nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                 "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}
+            ]),
+            &[],
+        );
+        assert_eq!(
+            calls,
+            [
+                "mount proc /proc proc 0 -",
+                "mount sysfs /sys sysfs ro|nosuid|nodev|noexec -",
+                "mount devpts /dev/pts devpts nosuid|noexec newinstance,ptmxmode=0666,mode=0620",
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_a_tmpfs_over_a_directory_keeps_its_mode_unless_given_one() {
+        let calls = plan(
+            json!([
+                {"destination": "/kept", "type": "tmpfs", "source": "tmpfs"},
+                {"destination": "/given", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["mode=1777", "size=65536k"]},
+                {"destination": "/new", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+            ]),
+            &[("/kept", 0o710), ("/given", 0o700)],
+        );
+        assert_eq!(
+            calls,
+            [
+                "mount tmpfs /kept tmpfs 0 mode=710",
+                "mount tmpfs /given tmpfs 0 mode=1777,size=65536k",
+                "mount tmpfs /new tmpfs nosuid -",
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_a_bind_without_flags_is_not_remounted() {
+        let calls = plan(
+            json!([{"destination": "/mnt", "type": "bind", "source": "src", "options": ["bind"]}]),
+            &[],
+        );
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert!(
+            calls[0].starts_with("mount ") && calls[0].ends_with(" /mnt - bind -"),
+            "{calls:?}"
+        );
+    }
+
+    #[test]
+    fn plan_a_read_only_rbind_is_bound_then_remounted_with_exactly_its_flags() {
+        let calls = plan(
+            json!([{"destination": "/data", "type": "none", "source": "src",
+                    "options": ["rbind", "ro", "nosuid", "rprivate"]}]),
+            &[],
+        );
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        assert!(calls[0].ends_with(" /data - bind|rec -"), "{calls:?}");
+        assert_eq!(calls[1], "mount - /data - remount|bind|ro|nosuid -");
+        assert_eq!(calls[2], "mount - /data - rec|private -");
+    }
+
+    #[test]
+    fn plan_a_bind_clearing_a_flag_is_remounted_with_none() {
+        let calls = plan(
+            json!([{"destination": "/mnt", "type": "bind", "source": "src",
+                    "options": ["bind", "dev"]}]),
+            &[],
+        );
+        assert_eq!(calls[1], "mount - /mnt - remount|bind -", "{calls:?}");
+    }
+
+    #[test]
+    fn plan_nosymfollow_is_a_flag_not_filesystem_data() {
+        let calls = plan(
+            json!([{"destination": "/mnt", "type": "bind", "source": "src",
+                    "options": ["bind", "nosymfollow"]}]),
+            &[],
+        );
+        assert_eq!(
+            calls[1], "mount - /mnt - remount|bind|nosymfollow -",
+            "{calls:?}"
+        );
+    }
+
+    #[test]
+    fn plan_recursive_attributes_go_to_mount_setattr_after_the_bind() {
+        let calls = plan(
+            json!([{"destination": "/r", "type": "bind", "source": "src",
+                    "options": ["rbind", "rro", "rnosuid"]}]),
+            &[],
+        );
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(calls[1], "setattr /r set=0x3 clear=0x0");
+    }
+
+    #[test]
+    fn plan_a_read_only_dev_tmpfs_is_mounted_writable_first() {
+        let calls = plan(
+            json!([{"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["nosuid", "strictatime", "mode=755", "size=65536k", "ro"]}]),
+            &[],
+        );
+        assert_eq!(
+            calls,
+            ["mount tmpfs /dev tmpfs nosuid|strictatime mode=755,size=65536k"]
+        );
+    }
+
+    #[test]
+    fn plan_propagation_options_follow_the_mount_in_order() {
+        let calls = plan(
+            json!([{"destination": "/p", "type": "bind", "source": "src",
+                    "options": ["rbind", "rslave", "shared"]}]),
+            &[],
+        );
+        assert_eq!(
+            calls[1..],
+            ["mount - /p - rec|slave -", "mount - /p - shared -"]
+        );
+    }
+
+    #[test]
+    fn plan_mounts_are_made_in_config_order_and_nested_destinations_are_created() {
+        let calls = plan(
+            json!([
+                {"destination": "/a", "type": "tmpfs", "source": "tmpfs"},
+                {"destination": "/a/b/c", "type": "tmpfs", "source": "tmpfs"},
+                {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                 "options": ["nosuid", "noexec", "nodev"]}
+            ]),
+            &[],
+        );
+        assert_eq!(
+            calls,
+            [
+                "mount tmpfs /a tmpfs 0 -",
+                "mount tmpfs /a/b/c tmpfs 0 -",
+                "mount mqueue /dev/mqueue mqueue nosuid|nodev|noexec -",
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_a_relative_destination_is_taken_from_the_root() {
+        let calls = plan(
+            json!([{"destination": "rel/dir", "type": "tmpfs", "source": "tmpfs"}]),
+            &[],
+        );
+        assert_eq!(calls, ["mount tmpfs /rel/dir tmpfs 0 -"]);
+    }
+
+    #[test]
+    fn plan_a_file_bind_source_gets_a_file_as_its_target() {
+        let calls = plan(
+            json!([{"destination": "/etc/hosts", "type": "bind", "source": "src/hosts",
+                    "options": ["rbind", "ro"]}]),
+            &[],
+        );
+        assert!(calls[0].ends_with(" /etc/hosts - bind|rec -"), "{calls:?}");
+        assert_eq!(calls[1], "mount - /etc/hosts - remount|bind|ro -");
+    }
 
     fn opts(list: &[&str]) -> MountOptions {
         parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
