@@ -180,7 +180,7 @@ fn exec_cgroup_places_the_process_in_a_sub_cgroup() {
     // runc's words for each refusal.
     for (arg, words) in [
         ("memory:nope", "adding pid"),
-        ("..", "bad sub cgroup path"),
+        ("..", "bad sub cgroup path: .. is not a sub cgroup path"),
         ("whaaat:/", "unknown controller"),
     ] {
         let out = h.run(&["exec", "--cgroup", arg, &id, "true"]);

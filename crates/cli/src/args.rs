@@ -493,7 +493,11 @@ pub fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
     let mut command = command;
     let matches = command.try_get_matches_from_mut(&argv).map_err(|e| {
         if e.kind() == clap::error::ErrorKind::InvalidSubcommand {
-            let topic = argv.get(1).cloned().unwrap_or_default();
+            // The word clap took for a command, wherever it stands (after global flags too).
+            let topic = match e.get(clap::error::ContextKind::InvalidSubcommand) {
+                Some(clap::error::ContextValue::String(s)) => s.clone(),
+                _ => argv.get(1).cloned().unwrap_or_default(),
+            };
             return command.error(
                 clap::error::ErrorKind::InvalidSubcommand,
                 format!("No help topic for '{topic}' (not a command of {name}; {name} --help lists them)"),
@@ -530,6 +534,18 @@ mod tests {
             n(&["husk", "--rootless=true", "list"]),
             ["husk", "--rootless=true", "list"]
         );
+    }
+
+    #[test]
+    fn an_unknown_command_is_named_after_global_flags_too() {
+        for argv in [
+            &["husk", "foo", "-h"][..],
+            &["husk", "--root", "/r", "foo", "-h"],
+            &["husk", "--debug", "--log", "/l", "foo"],
+        ] {
+            let e = parse(n(argv)).unwrap_err().to_string();
+            assert!(e.contains("No help topic for 'foo'"), "{argv:?}: {e}");
+        }
     }
 
     #[test]

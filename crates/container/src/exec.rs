@@ -257,7 +257,8 @@ fn sub_cgroup(cg: &Cgroup, specs: &[String]) -> Result<Cgroup, Error> {
             .any(|c| !matches!(c, std::path::Component::Normal(_)))
         {
             return Err(Error::BadCgroup(format!(
-                "--cgroup {spec:?}: bad sub cgroup path: it must stay inside the container's cgroup"
+                "--cgroup {spec:?}: bad sub cgroup path: {path} is not a sub cgroup path (it must \
+                 stay inside the container's cgroup)"
             )));
         }
         let mut matched = controllers.is_empty();
