@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: release fuzz all build deps deps-cgroupv2 deps-systemd deps-clients deps-bench demo test test-stress test-cgroupv2 test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
+.PHONY: install uninstall docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-systemd deps-clients deps-bench demo test test-stress test-cgroupv2 test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -23,6 +23,9 @@ deps-systemd:
 
 deps-clients:
 	@sh integration/deps.sh clients
+
+deps-install:
+	@sh integration/deps.sh install
 
 # Build husk, make a busybox bundle, run it and show its output.
 demo: deps build
@@ -81,7 +84,7 @@ test-clients: deps-clients build
 	bash integration/clients/docker.sh $(CURDIR)/$(HUSK)
 	bash integration/clients/cri.sh $(CURDIR)/$(HUSK) $(CURDIR)/$(CRI_CHECK)
 
-test: check unit e2e test-stress test-conformance test-cgroupv2 test-systemd test-clients
+test: check unit e2e test-stress test-conformance test-cgroupv2 test-systemd test-clients test-install
 
 # The conformance suite (integration/conformance): the checker, built statically so that it
 # runs inside a busybox rootfs, and the driver. `make conformance RUNTIME=/path` runs it
@@ -123,3 +126,31 @@ bench: deps-bench release
 
 clean:
 	$(CARGO) clean
+
+# Installing like runc (docs/install.md): the static release binary, man pages and shell
+# completions generated from the clap definitions (crates/docgen), under PREFIX, into DESTDIR
+# for packagers. `make uninstall` removes exactly what `make install` put there
+# (integration/install/install.sh lists it).
+PREFIX ?= /usr/local
+DESTDIR ?=
+GENERATED := target/generated
+docgen:
+	$(CARGO) build -p husk-docgen
+	rm -rf $(GENERATED) && target/debug/husk-docgen man $(GENERATED)/man && target/debug/husk-docgen completions $(GENERATED)/completions
+
+install: release docgen
+	sh integration/install/install.sh install "$(DESTDIR)" "$(PREFIX)" $(RELEASE) $(GENERATED)
+
+uninstall: docgen
+	sh integration/install/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" $(RELEASE) $(GENERATED)
+
+# A Debian package of the same files (integration/install/deb.sh), in target/deb.
+deb: release docgen
+	sh integration/install/deb.sh $(RELEASE) $(GENERATED) target/deb
+
+# The install, the man pages, the completions, the package (and lintian), and husk called by
+# the name runc: a container, and containerd's checks with --runc-binary at a runc symlink.
+test-install: deps-install deps-clients deb
+	bash integration/install/test.sh $(CURDIR)/$(RELEASE) $(GENERATED) $$(ls target/deb/husk_*_amd64.deb | tail -1)
+	mkdir -p target/runc-name && ln -sf $(CURDIR)/$(RELEASE) target/runc-name/runc
+	bash integration/clients/containerd.sh $(CURDIR)/target/runc-name/runc
