@@ -511,6 +511,10 @@ fn rootless_cgroup_placement_is_never_dropped_silently() {
         err.contains("linux.cgroupsPath /husk-rootless-denied"),
         "{err}"
     );
+    assert!(
+        err.contains("unable to apply cgroup configuration") && err.contains("permission denied"),
+        "runc's words: {err}"
+    );
     assert!(run_state(&xdg.path().join("husk")).is_empty());
 
     let mut b = rootless_bundle(u, &["true"]);
@@ -539,6 +543,10 @@ fn rootless_cgroup_placement_is_never_dropped_silently() {
     let (code, _, err) = run_as(u, xdg.path(), &b, &id);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("cannot be tracked"), "{err}");
+    assert!(
+        err.contains("Such configuration is strongly discouraged"),
+        "{err}"
+    );
 }
 
 /// A /dev/ptmx entry in linux.devices is left to the container's own devpts, as runc does:
@@ -607,4 +615,42 @@ fn exec_into_a_created_container_works_rootless() {
     assert_eq!((code, out.as_str()), (0, "sleep\x00100\x00"));
     let (code, _, err) = user_cmd(&["delete", "--force", &id]);
     assert_eq!(code, 0, "delete: {err}");
+}
+
+/// Rootless as as root: a tmpcopyup tmpfs starts with the directory's contents and modes, and a
+/// process that cannot be exec'd says so on the first line of stderr, as runc's does.
+#[test]
+fn tmpcopyup_and_exec_errors_rootless() {
+    skip_unless_root!();
+    needs_setup_tools();
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    let mut b = rootless_bundle(u, &["ls", "-ld", "/dir1/dir2"]);
+    let dir2 = b.rootfs().join("dir1/dir2");
+    std::fs::create_dir_all(&dir2).unwrap();
+    std::fs::set_permissions(&dir2, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    chown_r(&b.rootfs().join("dir1"), u);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/dir1", "type": "tmpfs", "source": "tmpfs",
+                     "options": ["tmpcopyup"]}),
+    );
+    b.write();
+    let (code, out, err) = run_as(u, xdg.path(), &b, &unique("rl-copyup"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("drwxrwxrwx"), "{out}");
+
+    // An interpreter that does not exist: found at create, refused by execve.
+    let b = rootless_bundle(u, &["/run.sh"]);
+    let script = b.rootfs().join("run.sh");
+    std::fs::write(&script, "#!/mmnnttbb foo bar\nsh\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    chown_r(&script, u);
+    b.write();
+    let (code, _, err) = run_as(u, xdg.path(), &b, &unique("rl-execve"));
+    assert_ne!(code, 0);
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        ["exec /run.sh: no such file or directory"],
+        "one line, the exec's own"
+    );
 }

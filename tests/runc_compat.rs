@@ -362,15 +362,20 @@ fn a_tmpfs_takes_its_directorys_mode_unless_told_otherwise() {
 fn tmpcopyup_fills_the_tmpfs_with_the_directorys_contents() {
     skip_unless_root!();
     let mut b = bundle(
-        "cat /etc/marker; echo new > /etc/written; grep -c ' /etc tmpfs ' /proc/self/mounts",
+        "cat /etc/marker; echo new > /etc/written; grep -c ' /etc tmpfs ' /proc/self/mounts; \
+         stat -c '%a %u' /etc",
     );
     std::fs::write(b.rootfs().join("etc/marker"), "from the image\n").unwrap();
+    // The tmpfs's own root takes the directory's mode and owner, not those of the fd path
+    // husk reaches it by.
+    std::fs::set_permissions(b.rootfs().join("etc"), PermissionsExt::from_mode(0o751)).unwrap();
+    std::os::unix::fs::chown(b.rootfs().join("etc"), Some(123), None).unwrap();
     add_mount(
         &mut b,
         json!({"type": "tmpfs", "source": "tmpfs", "destination": "/etc", "options": ["tmpcopyup"]}),
     );
     b.write();
-    assert_eq!(run_ok(&b, "tmpcopyup"), "from the image\n1\n");
+    assert_eq!(run_ok(&b, "tmpcopyup"), "from the image\n1\n751 123\n");
     assert!(
         !b.rootfs().join("etc/written").exists(),
         "the write reached the image"

@@ -8,9 +8,14 @@ use std::path::Path;
 /// Copy what `from` holds into `to` (an existing directory), and `from`'s mode and owner to
 /// `to` itself.
 pub fn copy(from: &Path, to: &Path) -> io::Result<()> {
-    let meta = std::fs::symlink_metadata(from)?;
+    // Followed: `from` may be a /proc/self/fd/N path too, whose own owner and mode are the
+    // magic link's, not the directory's.
+    let meta = std::fs::metadata(from)?;
     copy_entries(from, to)?;
-    set_owner_and_mode(to, &meta)
+    // `to` may be a /proc/self/fd/N path: followed, to the directory it names (lchown would
+    // change the magic link itself, which is refused in a user namespace).
+    std::os::unix::fs::chown(to, Some(meta.uid()), Some(meta.gid()))?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
 }
 
 fn copy_entries(from: &Path, to: &Path) -> io::Result<()> {

@@ -518,6 +518,13 @@ fn execute_process(a: &InitArgs<'_>, world: World, mut fifo: std::fs::File) -> !
         }
     }
     let e = exec.exec(&exe, stub.as_ref());
+    if stub.is_none() {
+        // As the stub does (and runc's init): the exec's failure goes to the process's stderr
+        // and the init exits 127; `start` has already seen the release byte and sees the FIFO
+        // close as after an exec, so the container simply stops, with the one line to say why.
+        let _ = nix::unistd::write(std::io::stderr(), format!("{e}\n").as_bytes());
+        sys::exit_now(127)
+    }
     report(e)
 }
 

@@ -231,9 +231,11 @@ pub fn without_cgroup(linux: &Linux, e: &husk_cgroups::CgroupError) -> Result<()
     }
     if let Some(path) = linux.cgroups_path() {
         // A placement the config asked for is not dropped silently (runc refuses too).
+        // runc's words (unable to apply cgroup configuration ... permission denied) too.
         return Err(Error::Rootless(format!(
-            "linux.cgroupsPath {}: husk runs as uid {} and may not create it ({e}); remove \
-             cgroupsPath or give this user a delegated cgroup there",
+            "linux.cgroupsPath {}: unable to apply cgroup configuration: husk runs as uid {} \
+             and may not create it ({e}: permission denied); remove cgroupsPath or give this \
+             user a delegated cgroup there",
             path.display(),
             geteuid()
         )));
@@ -246,7 +248,8 @@ pub fn without_cgroup(linux: &Linux, e: &husk_cgroups::CgroupError) -> Result<()
     if !own_pidns {
         tracing::warn!(
             "rootless container in the host's pid namespace without a cgroup of its own: \
-             processes its init leaves behind cannot be tracked by kill --all or delete"
+             processes its init leaves behind cannot be tracked by kill --all or delete. \
+             Such configuration is strongly discouraged (runc's words)"
         );
     } else {
         tracing::debug!("rootless: no cgroup for the container ({e})");
