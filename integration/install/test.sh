@@ -97,5 +97,8 @@ check "a container runs through a symlink named runc" \
     '"$scratch/as-runc/runc" --root "$root" run --bundle "$scratch/bundle" via-runc 2>&1 | grep -q from-the-package'
 check "runc --version (husk) says husk" '"$scratch/as-runc/runc" --version | grep -q "^husk version"'
 
+verdict=ok
+[ "$fail" -eq 0 ] || verdict=FAILED
 echo "$pass passed, $fail failed, 0 skipped"
+echo "test result: $verdict. $pass passed; $fail failed (make install, man pages, completions, package)"
 [ "$fail" -eq 0 ]
