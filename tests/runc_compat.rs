@@ -1003,3 +1003,29 @@ fn seccomp_filter_flags_are_runcs() {
         h.ok(&["delete", "--force", &id]);
     }
 }
+
+/// `rnosymfollow` (spec 1.3) reaches every mount of a recursive bind, and a symlink on it is
+/// not followed; a later `rsymfollow` undoes it.
+#[test]
+fn recursive_nosymfollow_stops_symlinks_on_a_bind() {
+    skip_unless_root!();
+    let src = TempDir::new("husk-nosymfollow");
+    std::fs::write(src.0.join("target"), "followed\n").unwrap();
+    symlink("target", src.0.join("link")).unwrap();
+    let script = "cat /mnt/link 2>&1; grep ' /mnt ' /proc/self/mountinfo | cut -d' ' -f6";
+    for (options, followed) in [
+        (json!(["rbind", "rnosymfollow"]), false),
+        (json!(["rbind", "rnosymfollow", "rsymfollow"]), true),
+    ] {
+        let mut b = bundle(script);
+        std::fs::create_dir_all(b.rootfs().join("mnt")).unwrap();
+        add_mount(
+            &mut b,
+            json!({"destination": "/mnt", "type": "bind", "source": src.0, "options": options}),
+        );
+        b.write();
+        let out = run_ok(&b, "rnosymfollow");
+        assert_eq!(out.starts_with("followed"), followed, "{options}: {out}");
+        assert_eq!(out.contains("nosymfollow"), !followed, "{options}: {out}");
+    }
+}

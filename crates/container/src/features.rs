@@ -60,6 +60,13 @@ const MOUNT_OPTIONS: &[&str] = &[
     "rnostrictatime",
     "idmap",
     "ridmap",
+    "nosymfollow",
+    "symfollow",
+    "rnosymfollow",
+    "rsymfollow",
+    "iversion",
+    "noiversion",
+    "tmpcopyup",
 ];
 
 fn native_arch() -> &'static str {
@@ -100,9 +107,19 @@ pub fn features() -> Features {
             },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
+            // No resctrl on these machines: linux.intelRdt is refused at create, by name.
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": true}}
+            "mountExtensions": {"idmap": {"enabled": true}},
+            "memoryPolicy": {
+                "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
+                          "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+            }
         },
+        // Annotations through which a config changes what husk does on the host (runc lists
+        // bundle, org.systemd.property. and org.criu.config, which it reads): husk reads no
+        // annotation, so a policy engine has none to watch.
+        "potentiallyUnsafeConfigAnnotations": [],
         "annotations": {
             "org.opencontainers.runc.checkpoint.enabled": "false",
             "io.github.husk.version": env!("CARGO_PKG_VERSION")
@@ -129,6 +146,16 @@ mod tests {
                 parsed.data.is_empty(),
                 "{opt} is listed but parsed as filesystem data"
             );
+        }
+        // Every memory policy mode and flag listed is one the config may name (oci-spec
+        // parses it), so that linux.memoryPolicy takes it.
+        for mode in f["linux"]["memoryPolicy"]["modes"].as_array().unwrap() {
+            serde_json::from_value::<oci_spec::runtime::MemoryPolicyModeType>(mode.clone())
+                .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        }
+        for flag in f["linux"]["memoryPolicy"]["flags"].as_array().unwrap() {
+            serde_json::from_value::<oci_spec::runtime::MemoryPolicyFlagType>(flag.clone())
+                .unwrap_or_else(|e| panic!("{flag}: {e}"));
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// `idmap` / `ridmap` were asked for.
     pub idmap: bool,
+    /// `tmpcopyup` (runc's): a tmpfs starts with a copy of the directory it covers.
+    pub tmpcopyup: bool,
 }
 
 impl Default for MountOptions {
@@ -41,6 +43,7 @@ impl Default for MountOptions {
             rec_clear: 0,
             data: vec![],
             idmap: false,
+            tmpcopyup: false,
         }
     }
 }
@@ -84,6 +87,8 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             "nolazytime" => (F::empty(), F::MS_LAZYTIME),
             "nosymfollow" => (MS_NOSYMFOLLOW, F::empty()),
             "symfollow" => (F::empty(), MS_NOSYMFOLLOW),
+            "iversion" => (F::MS_I_VERSION, F::empty()),
+            "noiversion" => (F::empty(), F::MS_I_VERSION),
             "silent" => (F::MS_SILENT, F::empty()),
             "loud" => (F::empty(), F::MS_SILENT),
             "bind" => (F::MS_BIND, F::empty()),
@@ -97,10 +102,18 @@ pub fn parse_options(options: &[String]) -> MountOptions {
                 o.idmap = true;
                 continue;
             }
+            "tmpcopyup" => {
+                o.tmpcopyup = true;
+                continue;
+            }
             other => {
                 if let Some((set, clear)) = recursive_attr(other) {
-                    o.rec_set |= set;
-                    o.rec_clear |= clear;
+                    // A later option wins over an earlier one, as for the flags above
+                    // (`rnosymfollow,rsymfollow` clears it). The atime mask stays in
+                    // `rec_clear` beside an atime value: that is how the kernel is told to
+                    // change it.
+                    o.rec_set = (o.rec_set & !clear) | set;
+                    o.rec_clear = (o.rec_clear & !set) | clear;
                 } else {
                     o.data.push(other.to_string());
                 }
@@ -165,6 +178,8 @@ fn recursive_attr(name: &str) -> Option<(u64, u64)> {
         "ratime" => (0, MOUNT_ATTR_NOATIME),
         "rstrictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME),
         "rnostrictatime" => (0, 0),
+        "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
         _ => return None,
     })
 }
@@ -273,7 +288,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, index: usize, m: &Mount) -> Result<()
         let target = ctx.root.mkdir_all(&dest, 0o755)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
         let mut data = opts.data.clone();
-        let copy_up = take(&mut data, "tmpcopyup");
+        let copy_up = opts.tmpcopyup;
         if typ == "tmpfs" && existed && !data.iter().any(|d| d.starts_with("mode=")) {
             // As runc: a tmpfs over a directory keeps that directory's mode (without mode=,
             // the tmpfs default, 1777, would open it to everyone).
@@ -328,13 +343,6 @@ fn ordinary_directory(ctx: &MountContext<'_>, dest: &Path, typ: &str) -> Result<
         )),
         Err(e) => Err(e).step(|| format!("checking {} in the rootfs", dest.display())),
     }
-}
-
-/// Remove `option` from `data`; whether it was there.
-fn take(data: &mut Vec<String>, option: &str) -> bool {
-    let before = data.len();
-    data.retain(|d| d != option);
-    data.len() != before
 }
 
 fn mode_of(fd: &OwnedFd) -> Result<u32, SysError> {
@@ -808,6 +816,7 @@ pub(crate) mod recording {
             (F::MS_SLAVE, "slave"),
             (F::MS_SHARED, "shared"),
             (MS_NOSYMFOLLOW, "nosymfollow"),
+            (F::MS_I_VERSION, "iversion"),
         ];
         let list: Vec<&str> = names
             .iter()
@@ -959,6 +968,34 @@ mod tests {
             calls[1], "mount - /mnt - remount|bind|nosymfollow -",
             "{calls:?}"
         );
+    }
+
+    #[test]
+    fn plan_iversion_and_recursive_nosymfollow() {
+        let calls = plan(
+            json!([
+                {"destination": "/t", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["iversion", "noiversion", "iversion"]},
+                {"destination": "/u", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["iversion", "noiversion"]},
+                {"destination": "/r", "type": "bind", "source": "src",
+                 "options": ["rbind", "rnosymfollow"]},
+                {"destination": "/s", "type": "bind", "source": "src",
+                 "options": ["rbind", "rnosymfollow", "rsymfollow"]}
+            ]),
+            &[],
+        );
+        assert_eq!(calls[0], "mount tmpfs /t tmpfs iversion -");
+        assert_eq!(calls[1], "mount tmpfs /u tmpfs 0 -");
+        assert_eq!(calls[3], "setattr /r set=0x200000 clear=0x0");
+        assert_eq!(calls[5], "setattr /s set=0x0 clear=0x200000");
+    }
+
+    #[test]
+    fn plan_tmpcopyup_is_an_option_not_filesystem_data() {
+        let o = opts(&["tmpcopyup", "mode=755"]);
+        assert!(o.tmpcopyup);
+        assert_eq!(o.data, ["mode=755"]);
     }
 
     #[test]
