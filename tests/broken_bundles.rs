@@ -330,6 +330,36 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "linux.seccomp.defaultAction",
         ),
         (
+            "netDevices without a network namespace",
+            |c, _| {
+                ns(c).retain(|n| n["type"] != "network");
+                c["linux"]["netDevices"] = json!({"eth9": {}});
+            },
+            "linux.netDevices: moving network devices needs a network namespace",
+        ),
+        (
+            "netDevices: the loopback",
+            |c, _| c["linux"]["netDevices"] = json!({"lo": {}}),
+            "linux.netDevices.lo: the loopback device cannot be moved",
+        ),
+        (
+            "netDevices: two devices under one name",
+            |c, _| {
+                c["linux"]["netDevices"] = json!({"eth8": {"name": "x0"}, "eth9": {"name": "x0"}})
+            },
+            "linux.netDevices.eth9.name: \"x0\" is the name of another device too",
+        ),
+        (
+            "netDevices: a name the kernel refuses",
+            |c, _| c["linux"]["netDevices"] = json!({"eth9": {"name": "a/b"}}),
+            "linux.netDevices.eth9.name: \"a/b\" is not a network interface name",
+        ),
+        (
+            "netDevices: no such device on the host",
+            |c, _| c["linux"]["netDevices"] = json!({"husknodev0": {}}),
+            "linux.netDevices.husknodev0: no network interface husknodev0 on the host",
+        ),
+        (
             "cgroupsPath with ..",
             |c, _| c["linux"]["cgroupsPath"] = json!("/a/../../b"),
             "linux.cgroupsPath: must not contain \"..\"",

@@ -513,3 +513,50 @@ fn personality_scheduler_and_io_priority_apply_to_the_init_and_exec() {
     );
     assert_eq!(out.split_whitespace().last(), Some("5"), "{out}");
 }
+
+/// `linux.netDevices` (spec 1.3): a host interface moves into the container's network
+/// namespace under its new name with its permanent global address; while the container runs
+/// the host has it no more; `delete` hands it back under its own name, address included.
+#[test]
+fn net_devices_move_in_renamed_and_go_back_on_delete() {
+    skip_unless_root!();
+    let host = format!("hk{}", std::process::id() % 100_000);
+    let peer = format!("{host}p");
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip")
+            .args(args)
+            .output()
+            .expect("ip (iproute2)");
+        (out.status.success(), text(&out.stdout) + &text(&out.stderr))
+    };
+    assert!(ip(&["link", "add", &host, "type", "veth", "peer", "name", &peer]).0);
+    // Whatever happens below, the pair goes (deleting either end deletes both).
+    struct Pair(String);
+    impl Drop for Pair {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+        }
+    }
+    let _pair = Pair(peer.clone());
+    assert!(ip(&["addr", "add", "10.99.77.1/24", "dev", &host]).0);
+    let mut b = TestBundle::busybox(&["sleep", "100"]);
+    b.config["linux"]["netDevices"] = json!({&host: {"name": "ctr0"}});
+    b.write();
+    let h = Husk::new();
+    let id = unique("netdev");
+    h.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    let inside = text(&h.run(&["exec", &id, "ip", "addr", "show", "ctr0"]).stdout);
+    assert!(
+        inside.contains("ctr0") && inside.contains("inet 10.99.77.1/24"),
+        "{inside}"
+    );
+    assert!(
+        !ip(&["link", "show", &host]).0,
+        "{host} is still on the host"
+    );
+    h.ok(&["delete", "--force", &id]);
+    let (back, shown) = ip(&["addr", "show", &host]);
+    assert!(back, "{host} is back on the host: {shown}");
+    assert!(shown.contains("inet 10.99.77.1/24"), "{shown}");
+    h.assert_no_trace(&id);
+}

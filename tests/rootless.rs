@@ -328,6 +328,15 @@ fn what_an_unprivileged_user_cannot_have_is_refused_with_what_to_do() {
             "an idmapped mount needs CAP_SYS_ADMIN over the host filesystem",
         ),
         (
+            "a host network device",
+            Box::new(|c| {
+                c["linux"]["netDevices"] = json!({"lo0": {}});
+                let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+                ns.push(json!({"type": "network"}));
+            }),
+            "linux.netDevices: moving a host network device takes CAP_NET_ADMIN",
+        ),
+        (
             "supplementary groups with only the own gid",
             Box::new(|c| {
                 c["process"]["user"]["additionalGids"] = json!([5]);

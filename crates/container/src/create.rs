@@ -110,6 +110,16 @@ impl Prepared {
             true => rootless::check(&bundle.spec, &plan)?,
             false => None,
         };
+        if let Some(devices) = net_devices_of(&bundle.spec) {
+            if rootless {
+                return Err(Error::Rootless(
+                    "linux.netDevices: moving a host network device takes CAP_NET_ADMIN in the \
+                     host's network namespace"
+                        .into(),
+                ));
+            }
+            crate::net_devices::check_present(devices)?;
+        }
         // The filter is compiled, and the seccomp agent reached, before anything is made.
         let seccomp = linux
             .seccomp()
@@ -338,6 +348,11 @@ impl<'a> Creation<'a> {
         };
         self.cleanup.init = Some(pid);
         self.cgroup.after_init(&self.p.bundle.spec)?;
+        // The init is in the container's network namespace now: its devices go in.
+        if let Some(devices) = net_devices_of(&self.p.bundle.spec) {
+            let ns = crate::net_devices::namespace_of(pid)?;
+            crate::net_devices::move_in(devices, ns.as_fd())?;
+        }
         self.stored.pid = pid;
         // A zombie still has its start time: an init that failed is waited for below, where
         // its own error message arrives.
@@ -416,6 +431,16 @@ impl<'a> Creation<'a> {
         self.cleanup.disarm();
         Ok(Created { pid, console })
     }
+}
+
+/// `linux.netDevices`, when it names any.
+pub(crate) fn net_devices_of(
+    spec: &Spec,
+) -> Option<&std::collections::HashMap<String, oci_spec::runtime::LinuxNetDevice>> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.net_devices().as_ref())
+        .filter(|d| !d.is_empty())
 }
 
 /// exec.fifo, the start gate: `start` opens it to read, which lets the waiting init's open

@@ -29,6 +29,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
         Err(e) => return Err(e.into()),
     };
     let status = dir.status(&stored);
+    hand_back_net_devices(&stored);
     match status {
         // A create that was killed half-way: its init may still be alive (we hold the lock,
         // so its creator is gone).
@@ -75,6 +76,24 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Error> {
     }
     dir.remove()?;
     Ok(())
+}
+
+/// `linux.netDevices` go back to the host's network namespace, under their own names, while
+/// the init still holds the container's (net_devices.rs). Without a live init the kernel has
+/// already done what there is to do. A device that cannot be handed back is a warning: the
+/// container is deleted all the same.
+fn hand_back_net_devices(stored: &crate::state::Stored) {
+    let Some(devices) = crate::create::net_devices_of(&stored.config) else {
+        return;
+    };
+    if !crate::process_info::is_alive(stored.pid, stored.pid_start) {
+        return;
+    }
+    let moved = crate::net_devices::namespace_of(stored.pid)
+        .and_then(|ns| crate::net_devices::move_back(devices, ns.as_fd()));
+    if let Err(e) = moved {
+        tracing::warn!("{e}");
+    }
 }
 
 fn wait_cgroup_empty(cg: &husk_cgroups::Cgroup) {

@@ -110,6 +110,7 @@ pub fn features() -> Features {
             // No resctrl on these machines: linux.intelRdt is refused at create, by name.
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}},
+            "netDevices": {"enabled": true},
             "memoryPolicy": {
                 "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
                           "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],

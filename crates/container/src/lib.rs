@@ -31,6 +31,7 @@ pub mod masked_paths;
 pub mod memory_policy;
 pub mod mounts;
 pub mod namespaces;
+pub mod net_devices;
 pub mod pause;
 pub mod personality;
 pub mod process;

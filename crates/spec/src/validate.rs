@@ -394,6 +394,66 @@ fn check_linux(c: &mut Checker, spec: &Spec) {
     check_sysctls(c, linux, &ns);
     check_devices(c, linux);
     check_linux_paths(c, linux);
+    check_net_devices(c, linux, &ns);
+}
+
+/// `linux.netDevices` (spec 1.3): host interfaces moved into the container's own network
+/// namespace. As runc: names the kernel would take (1 to 15 bytes, no '/', ':' or
+/// whitespace, not "." or ".."), never the loopback, and no two devices under one name there.
+fn check_net_devices(c: &mut Checker, linux: &oci_spec::runtime::Linux, ns: &Namespaces<'_>) {
+    let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return;
+    };
+    if !ns.has(LinuxNamespaceType::Network) {
+        c.fail(
+            "linux.netDevices",
+            "moving network devices needs a network namespace of the container's own (new or joined)",
+        );
+    }
+    let mut names: Vec<(&str, String)> = devices
+        .iter()
+        .map(|(host, d)| {
+            (
+                host.as_str(),
+                d.name().clone().unwrap_or_else(|| host.clone()),
+            )
+        })
+        .collect();
+    names.sort();
+    let mut seen = HashSet::new();
+    for (host, name) in &names {
+        let at = format!("linux.netDevices.{host}");
+        if !valid_interface_name(host) {
+            c.fail(&at, format!("{host:?} is not a network interface name"));
+        }
+        if *host == "lo" {
+            c.fail(&at, "the loopback device cannot be moved");
+        }
+        if !valid_interface_name(name) {
+            c.fail(
+                format!("{at}.name"),
+                format!("{name:?} is not a network interface name"),
+            );
+        }
+        if !seen.insert(name.clone()) {
+            c.fail(
+                format!("{at}.name"),
+                format!("{name:?} is the name of another device too"),
+            );
+        }
+    }
+}
+
+/// A name the kernel takes for an interface (dev_valid_name): 1 to 15 bytes, not "." or
+/// "..", no '/', ':' or whitespace.
+pub fn valid_interface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|ch| ch == '/' || ch == ':' || ch.is_whitespace())
 }
 
 /// The config's namespaces: which are listed, which are new (listed without a path; an
