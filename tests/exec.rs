@@ -179,7 +179,8 @@ fn exec_cgroup_places_the_process_in_a_sub_cgroup() {
     assert_eq!(cgroup_of(pid, "pids"), cgroup_of(init, "pids"));
     // runc's words for each refusal.
     for (arg, words) in [
-        ("memory:nope", "adding pid"),
+        ("memory:nope", "adding pid to "),
+        ("nope", "/nope/cgroup.procs: no such file"),
         ("..", "bad sub cgroup path: .. is not a sub cgroup path"),
         ("whaaat:/", "unknown controller"),
     ] {

@@ -1029,3 +1029,32 @@ fn recursive_nosymfollow_stops_symlinks_on_a_bind() {
         assert_eq!(out.contains("nosymfollow"), !followed, "{options}: {out}");
     }
 }
+
+/// rootfsPropagation "slave" under a shared "/" (runc's mounts_propagation_unsafe.bats): the
+/// container's "/" is a slave, which receives the host's mounts, not a private copy. husk
+/// makes the rootfs's parent private only when it is shared, as runc does.
+#[test]
+fn a_slave_rootfs_stays_a_slave_under_a_shared_root() {
+    skip_unless_root!();
+    let mut b = bundle("awk '$5 == \"/\"' /proc/self/mountinfo");
+    b.config["linux"]["rootfsPropagation"] = json!("slave");
+    b.write();
+    let id = unique("slaveroot");
+    let h = Husk::new();
+    let script = format!(
+        "mount --make-rshared / && exec {} --root {} run --bundle {} {id}",
+        husk_bin().display(),
+        h.root.path().display(),
+        b.path().display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "unchanged", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let line = text(&out.stdout);
+    assert!(out.status.success(), "{line} {}", text(&out.stderr));
+    assert!(
+        line.contains(" master:"),
+        "the container's / is not a slave: {line}"
+    );
+}

@@ -274,7 +274,7 @@ fn sub_cgroup(cg: &Cgroup, specs: &[String]) -> Result<Cgroup, Error> {
             let sub = h.rel.join(rel);
             if !h.mount.join(&sub).is_dir() {
                 return Err(Error::BadCgroup(format!(
-                    "--cgroup {spec:?}: adding pid to {}: no such file or directory",
+                    "--cgroup {spec:?}: adding pid to {}/cgroup.procs: no such file or directory",
                     h.mount.join(&sub).display()
                 )));
             }

@@ -63,17 +63,34 @@ pub fn apply_root_propagation(config: Option<&str>) -> Result<(), SysError> {
 fn make_parent_private(rootfs: &Path) -> Result<(), SysError> {
     let info =
         std::fs::read_to_string("/proc/self/mountinfo").step(|| "reading /proc/self/mountinfo")?;
-    let parent = info
+    // The mount the rootfs sits on: the longest mount point above it, the last (topmost) of
+    // those stacked there.
+    let Some((parent, shared)) = info
         .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(Path::new)
-        .filter(|mp| rootfs.starts_with(mp))
-        .max_by_key(|mp| mp.as_os_str().len())
-        .unwrap_or(Path::new("/"))
-        .to_path_buf();
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split(' ').collect();
+            let optional = l.split(" - ").next().unwrap_or_default();
+            let shared = optional
+                .split(' ')
+                .skip(6)
+                .any(|f| f.starts_with("shared:") || f == "unbindable");
+            Some((Path::new(*fields.get(4)?), shared))
+        })
+        .filter(|(mp, _)| rootfs.starts_with(mp))
+        .max_by_key(|(mp, _)| mp.as_os_str().len())
+    else {
+        return Ok(());
+    };
+    // As runc: a shared parent is made private (pivot_root refuses it, and the rootfs bind
+    // would propagate out); an unbindable one too (the rootfs could not be bound onto itself:
+    // rootfsPropagation "unbindable" reaches the new root after pivot_root). A slave one stays
+    // a slave, so that a rootfsPropagation of "slave" still receives the host's mounts.
+    if !shared {
+        return Ok(());
+    }
     mount(
         None::<&str>,
-        &parent,
+        parent,
         None::<&str>,
         MsFlags::MS_PRIVATE,
         None::<&str>,
