@@ -663,3 +663,85 @@ fn tmpcopyup_and_exec_errors_rootless() {
         "one line, the exec's own"
     );
 }
+
+/// A cgroup delegated in some hierarchies only (runc's rootless suite delegates the v1 ones,
+/// not the hybrid host's cgroup2 mount): husk makes the container's cgroup in those, as runc
+/// does, with the limits there; a limit whose controller is only in an undelegated hierarchy
+/// is refused, naming it.
+#[test]
+fn a_cgroup_delegated_in_some_hierarchies_is_used_where_it_is() {
+    skip_unless_root!();
+    needs_setup_tools();
+    let all = hierarchies();
+    if all.len() < 2 {
+        // A pure v2 host has one hierarchy: all or nothing, tested above.
+        return;
+    }
+    let u = user();
+    let xdg = user_dir(u, "husk-xdg", 0o700);
+    let name = unique("husk-partial");
+    // Every hierarchy but the cgroup2 one (or, on a v1-only host, but the last).
+    let v2 = all
+        .iter()
+        .position(|h| h.join("cgroup.controllers").exists());
+    let undelegated = v2.unwrap_or(all.len() - 1);
+    let delegated: Vec<PathBuf> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != undelegated)
+        .map(|(_, h)| h.join(&name))
+        .collect();
+    for d in &delegated {
+        std::fs::create_dir(d).unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if d.join(f).exists() {
+                let v = std::fs::read_to_string(d.parent().unwrap().join(f)).unwrap();
+                std::fs::write(d.join(f), v.trim()).unwrap();
+            }
+        }
+        chown_r(d, u);
+    }
+    let pids_dir = delegated
+        .iter()
+        .find(|d| d.join("pids.max").exists())
+        .cloned();
+    let mut b = rootless_bundle(u, &["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}/c1"));
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 40}});
+    b.write();
+    let (code, _, err) = run_as(u, xdg.path(), &b, &unique("rl-partial"));
+    let cleanup = || {
+        for d in &delegated {
+            let _ = std::fs::remove_dir(d.join("c1"));
+            let _ = std::fs::remove_dir(d);
+        }
+    };
+    if code != 0 {
+        cleanup();
+    }
+    assert_eq!(code, 0, "{err}");
+    if let Some(p) = &pids_dir {
+        assert!(
+            !p.join("c1").exists(),
+            "the container's cgroup is removed with it"
+        );
+    }
+    // hugetlb lives in the undelegated hierarchy only on a hybrid host like these.
+    let hugetlb_elsewhere = !delegated
+        .iter()
+        .any(|d| d.parent().unwrap().ends_with("hugetlb"));
+    if hugetlb_elsewhere && v2.is_some() {
+        let mut b = rootless_bundle(u, &["true"]);
+        b.config["linux"]["cgroupsPath"] = json!(format!("/{name}/c2"));
+        b.config["linux"]["resources"] =
+            json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]});
+        b.write();
+        let (code, _, err) = run_as(u, xdg.path(), &b, &unique("rl-partial"));
+        assert_ne!(code, 0);
+        assert!(
+            err.contains("cannot set hugepageLimits limit") && err.contains("hugetlb"),
+            "{err}"
+        );
+    }
+    cleanup();
+}

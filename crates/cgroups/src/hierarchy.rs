@@ -112,6 +112,20 @@ pub struct Hierarchy {
 }
 
 impl Hierarchy {
+    /// A cgroup2 hierarchy's controllers, from its root's cgroup.controllers ("unified" if
+    /// that cannot be read); a v1 hierarchy's are `controllers`.
+    pub fn available_controllers(&self) -> Vec<String> {
+        if !self.v2 {
+            return self.controllers.clone();
+        }
+        match fs::read_to_string(self.mount.join("cgroup.controllers")) {
+            Ok(text) if !text.trim().is_empty() => {
+                text.split_whitespace().map(str::to_string).collect()
+            }
+            _ => vec!["unified".to_string()],
+        }
+    }
+
     /// The container's cgroup directory.
     pub fn dir(&self) -> PathBuf {
         self.mount.join(&self.rel)
@@ -454,6 +468,56 @@ impl Cgroup {
     /// before anything is made, so that a husk killed in the middle of `create` leaves no
     /// directory `delete` does not know of (it removes missing levels without complaint and
     /// shared parents only when empty). `create` then counts what it really made.
+    /// Rootless: the container's cgroup in the hierarchies this user may write, the others
+    /// dropped, as runc does (on a hybrid host the cgroup2 mount, say, which holds only
+    /// hugetlb and is rarely delegated). Returns the controllers of the dropped hierarchies
+    /// ("unified" for a cgroup2 one); the caller refuses limits that need them. A permission
+    /// error on every hierarchy is returned as it is; any other error undoes everything.
+    pub fn create_where_permitted(&mut self) -> Result<Vec<String>, CgroupError> {
+        if self.systemd.is_some() {
+            return self.create().map(|()| Vec::new());
+        }
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
+        let mut denied = None;
+        for mut h in std::mem::take(&mut self.hierarchies) {
+            match create_levels(&mut h) {
+                Ok(()) => kept.push(h),
+                Err(e) if e.is_permission_denied() => {
+                    // Levels made before the refusal (none, unless a deeper one was refused).
+                    let _ = Cgroup::only(&h, self).remove();
+                    dropped.extend(match h.v2 {
+                        true => h.available_controllers(),
+                        false => h.controllers.clone(),
+                    });
+                    denied.get_or_insert(e);
+                }
+                Err(e) => {
+                    kept.push(h);
+                    self.hierarchies = kept;
+                    let _ = self.remove();
+                    return Err(e);
+                }
+            }
+        }
+        self.hierarchies = kept;
+        if self.hierarchies.is_empty() {
+            return Err(denied.expect("a hierarchy was refused"));
+        }
+        if let Err(e) = self.check_fresh() {
+            let _ = self.remove();
+            return Err(e);
+        }
+        Ok(dropped)
+    }
+
+    /// This cgroup with only hierarchy `h` (to remove what was made in it alone).
+    fn only(h: &Hierarchy, of: &Cgroup) -> Cgroup {
+        let mut c = of.clone();
+        c.hierarchies = vec![h.clone()];
+        c
+    }
+
     pub fn claim_missing_levels(&mut self) {
         if self.systemd.is_some() {
             return;

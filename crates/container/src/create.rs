@@ -496,10 +496,25 @@ fn make_cgroup(
     dir.save(stored)?;
     stored.cgroup = match cgroup.create() {
         Ok(()) => Some(cgroup),
-        Err(e) if rootless && e.is_permission_denied() => {
-            rootless::without_cgroup(linux, &e)?;
-            None
-        }
+        // Rootless: the hierarchies this user may write (as runc), or none at all.
+        Err(e) if rootless && e.is_permission_denied() => match cgroup.create_where_permitted() {
+            Ok(dropped) => {
+                if let Err(refused) = rootless::check_dropped_controllers(linux, &dropped) {
+                    let _ = cgroup.remove();
+                    stored.cgroup = None;
+                    dir.save(stored)?;
+                    return Err(refused);
+                }
+                if !dropped.is_empty() {
+                    tracing::debug!("rootless: no cgroup for the controllers {dropped:?}");
+                }
+                Some(cgroup)
+            }
+            Err(e) => {
+                rootless::without_cgroup(linux, &e)?;
+                None
+            }
+        },
         Err(e) => {
             stored.cgroup = None;
             dir.save(stored)?;

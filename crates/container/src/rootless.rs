@@ -257,6 +257,37 @@ pub fn without_cgroup(linux: &Linux, e: &husk_cgroups::CgroupError) -> Result<()
     Ok(())
 }
 
+/// A rootless container's cgroup made without the hierarchies this user may not write
+/// (Cgroup::create_where_permitted): a limit that needs one of their controllers is refused,
+/// in runc's words, with what and why.
+pub fn check_dropped_controllers(linux: &Linux, dropped: &[String]) -> Result<(), Error> {
+    const NEEDS: &[(&str, &[&str])] = &[
+        ("memory", &["memory"]),
+        ("cpu", &["cpu", "cpuset"]),
+        ("pids", &["pids"]),
+        ("blockIO", &["blkio", "io"]),
+        ("hugepageLimits", &["hugetlb"]),
+        ("network", &["net_cls", "net_prio"]),
+        ("rdma", &["rdma"]),
+        ("unified", &["unified"]),
+    ];
+    for field in requested_resources(linux) {
+        let name = field.trim_start_matches("linux.resources.");
+        let controllers = NEEDS
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map_or(&[][..], |n| n.1);
+        if let Some(c) = controllers.iter().find(|c| dropped.iter().any(|d| d == *c)) {
+            return Err(Error::Rootless(format!(
+                "cannot set {name} limit: container could not join or create cgroup: {field}: \
+                 the {c} hierarchy is not delegated to uid {}; remove the limit or delegate it",
+                geteuid()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The `linux.resources` fields that need a cgroup (device rules are not among them: an
 /// unprivileged user's container only has the host's nodes, bind-mounted).
 fn requested_resources(linux: &Linux) -> Vec<String> {
