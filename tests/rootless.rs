@@ -371,6 +371,21 @@ fn what_an_unprivileged_user_cannot_have_is_refused_with_what_to_do() {
 
 /// Every cgroup hierarchy mounted under /sys/fs/cgroup (v1 ones, and cgroup2 whether pure or
 /// the hybrid `unified`).
+/// Make each of `dirs` a cgroup the user owns, as a delegation would (a v1 cpuset one with
+/// its parent's cpus and mems, without which it takes no process).
+fn delegate(dirs: &[PathBuf], u: &User) {
+    for d in dirs {
+        std::fs::create_dir(d).unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if d.join(f).exists() {
+                let v = std::fs::read_to_string(d.parent().unwrap().join(f)).unwrap();
+                std::fs::write(d.join(f), v.trim()).unwrap();
+            }
+        }
+        chown_r(d, u);
+    }
+}
+
 fn hierarchies() -> Vec<PathBuf> {
     let root = Path::new("/sys/fs/cgroup");
     if root.join("cgroup.procs").exists() {
@@ -394,16 +409,7 @@ fn a_delegated_cgroup_is_used_and_its_limits_hold() {
     // processes inside it.
     let name = unique("husk-delegated");
     let delegated: Vec<PathBuf> = hierarchies().iter().map(|h| h.join(&name)).collect();
-    for d in &delegated {
-        std::fs::create_dir(d).unwrap();
-        for f in ["cpuset.cpus", "cpuset.mems"] {
-            if d.join(f).exists() {
-                let v = std::fs::read_to_string(d.parent().unwrap().join(f)).unwrap();
-                std::fs::write(d.join(f), v.trim()).unwrap();
-            }
-        }
-        chown_r(d, u);
-    }
+    delegate(&delegated, u);
     let mut b = rootless_bundle(u, &["sleep", "600"]);
     b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 40}});
     b.write();
@@ -691,16 +697,7 @@ fn a_cgroup_delegated_in_some_hierarchies_is_used_where_it_is() {
         .filter(|(i, _)| *i != undelegated)
         .map(|(_, h)| h.join(&name))
         .collect();
-    for d in &delegated {
-        std::fs::create_dir(d).unwrap();
-        for f in ["cpuset.cpus", "cpuset.mems"] {
-            if d.join(f).exists() {
-                let v = std::fs::read_to_string(d.parent().unwrap().join(f)).unwrap();
-                std::fs::write(d.join(f), v.trim()).unwrap();
-            }
-        }
-        chown_r(d, u);
-    }
+    delegate(&delegated, u);
     let pids_dir = delegated
         .iter()
         .find(|d| d.join("pids.max").exists())
