@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: install uninstall docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-systemd deps-clients deps-bench demo test test-stress test-cgroupv2 test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
+.PHONY: install uninstall docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-checkpoint deps-systemd deps-clients deps-bench demo test test-stress test-cgroupv2 test-checkpoint test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -14,6 +14,9 @@ build:
 # (integration/deps.sh says what each group holds, and why qemu comes from bookworm-backports).
 deps:
 	@sh integration/deps.sh base
+
+deps-checkpoint:
+	@sh integration/deps.sh checkpoint
 
 deps-cgroupv2:
 	@sh integration/deps.sh guest
@@ -68,6 +71,12 @@ test-cgroupv2: deps-cgroupv2 build
 	tests=$$($(CARGO) test -p husk-e2e --test cgroups --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
 
+# Checkpoint and restore (tests/checkpoint.rs) in a cgroup v2 guest with CRIU: Debian's criu
+# 3.17 cannot run on these machines' own kernel (docs/checkpoint.md).
+test-checkpoint: deps-checkpoint build
+	tests=$$($(CARGO) test -p husk-e2e --test checkpoint --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
+	  test -n "$$tests" && sh integration/cgroupv2/run.sh --checkpoint $(CURDIR)/$(HUSK) "$$tests" --include-ignored
+
 # The systemd cgroup driver (tests/systemd_cgroup.rs) in a cgroup v2 guest that boots the
 # host's systemd as PID 1: these machines run none.
 test-systemd: deps-systemd build
@@ -84,7 +93,7 @@ test-clients: deps-clients build
 	bash integration/clients/docker.sh $(CURDIR)/$(HUSK)
 	bash integration/clients/cri.sh $(CURDIR)/$(HUSK) $(CURDIR)/$(CRI_CHECK)
 
-test: check unit e2e test-stress test-conformance test-cgroupv2 test-systemd test-clients test-install
+test: check unit e2e test-stress test-conformance test-cgroupv2 test-checkpoint test-systemd test-clients test-install
 
 # The conformance suite (integration/conformance): the checker, built statically so that it
 # runs inside a busybox rootfs, and the driver. `make conformance RUNTIME=/path` runs it

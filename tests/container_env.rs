@@ -560,3 +560,21 @@ fn net_devices_move_in_renamed_and_go_back_on_delete() {
     assert!(shown.contains("inet 10.99.77.1/24"), "{shown}");
     h.assert_no_trace(&id);
 }
+
+/// A new network namespace has lo up, as runc's "loopback" network brings it: the container
+/// reaches its own services on 127.0.0.1.
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&[
+        "sh",
+        "-c",
+        "ip link show lo; nc -l -p 7777 & sleep 0.5; \
+         echo reached | nc -w 1 127.0.0.1 7777; wait",
+    ]);
+    let (code, out, err) = h.run_bundle(&b, &unique("lo"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("LOOPBACK,UP"), "{out}");
+    assert!(out.contains("reached"), "{out}");
+}

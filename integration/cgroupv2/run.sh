@@ -3,10 +3,14 @@
 # qemu (software emulation: /dev/kvm hangs on these machines) with cgroup_no_v1=all, from an
 # initramfs holding husk, the test binary, the libraries they link and busybox.
 #
-#   integration/cgroupv2/run.sh [--systemd] HUSK_BINARY TEST_BINARY [TEST ARGS...]
+#   integration/cgroupv2/run.sh [--systemd | --checkpoint] HUSK_BINARY TEST_BINARY [TEST ARGS...]
 #
 # With --systemd the guest boots the host's systemd as PID 1 (the machines here run none), and
 # a unit runs the tests: the systemd cgroup driver talks to it as it would on a real host.
+#
+# With --checkpoint the guest also has what CRIU needs (make test-checkpoint): criu and the
+# tools it runs (GNU tar, ip, iptables), loopback up, the socket diag modules, nf_tables and
+# what it loads (crc32c), tun and veth. CRIU 3.17 cannot run on these machines' own kernel.
 #
 # Prints the guest's console and exits with the tests' exit code. The run counts only if the
 # guest says so: with --systemd, that systemd is PID 1; and the test binary's result line
@@ -14,10 +18,11 @@
 set -eu
 
 systemd=false
-if [ "${1:-}" = --systemd ]; then
-    systemd=true
-    shift
-fi
+checkpoint=false
+case "${1:-}" in
+--systemd) systemd=true; shift ;;
+--checkpoint) checkpoint=true; shift ;;
+esac
 husk=$1
 tests=$2
 shift 2
@@ -49,6 +54,38 @@ if $systemd; then
     done
     binaries="$binaries /lib/systemd/systemd /usr/bin/systemctl"
 fi
+if $checkpoint; then
+    for tool in criu tar ip xtables-nft-multi flock; do
+        path=$(command -v "$tool" || true)
+        if [ -z "$path" ]; then
+            echo "cgroupv2: $tool is missing: run integration/deps.sh checkpoint" >&2
+            exit 1
+        fi
+        mkdir -p "$root$(dirname "$path")"
+        cp "$path" "$root$path"
+        binaries="$binaries $path"
+    done
+    # iptables' own extensions (the mark match CRIU's network lock uses), loaded at run time.
+    # (at the path built into iptables: /usr/lib, which the guest does not merge with /lib)
+    xt=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)/xtables
+    mkdir -p "$root$xt"
+    cp -a "$xt"/. "$root$xt/"
+    for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save \
+        ip6tables-restore; do
+        ln -sf xtables-nft-multi "$root/usr/sbin/$tool"
+    done
+    # The modules CRIU and iptables load, with modules.dep for busybox's modprobe.
+    mods=/lib/modules/$kver
+    for sub in kernel/net/unix kernel/net/ipv4 kernel/net/ipv6 kernel/net/netlink \
+        kernel/net/packet kernel/net/netfilter kernel/net/core kernel/crypto \
+        kernel/arch/x86/crypto kernel/lib kernel/drivers/net/tun.ko kernel/drivers/net/veth.ko; do
+        [ -e "$mods/$sub" ] || continue
+        mkdir -p "$root$mods/$(dirname "$sub")"
+        cp -a "$mods/$sub" "$root$mods/$(dirname "$sub")/"
+    done
+    cp "$mods"/modules.dep "$mods"/modules.alias "$mods"/modules.builtin \
+        "$mods"/modules.order "$mods"/modules.symbols "$root$mods/" 2>/dev/null || true
+fi
 for bin in $binaries; do
     ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
         mkdir -p "$root$(dirname "$lib")"
@@ -66,13 +103,23 @@ cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mount -t tmpfs -o size=900m tmpfs /newroot
 /bin/busybox cp -a /bin /lib /lib64 /etc /usr /stage2 /tests /newroot/ 2>/dev/null
+/bin/busybox mkdir -p /newroot/sbin
 exec /bin/busybox switch_root /newroot /stage2
 INIT
 # The tests, run by stage two directly or, with --systemd, by a unit.
 cat > "$root/tests" <<'TESTS'
 #!/bin/busybox sh
-export PATH=/bin:/usr/bin
+export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
+if [ -d /lib/modules/$(uname -r)/kernel/net ]; then
+    echo /bin/modprobe > /proc/sys/kernel/modprobe
+    for m in unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables \
+        nft_compat nft_chain_nat nf_conntrack xt_mark tun veth; do
+        modprobe "$m" || echo "guest: modprobe $m failed"
+    done
+    ip link set lo up
+    echo "guest: $(criu --version | head -1), lo $(cat /sys/class/net/lo/operstate)"
+fi
 echo "guest: $(uname -r), cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "guest: PID 1 is $(cat /proc/1/comm), /run/systemd/system $(test -d /run/systemd/system && echo present || echo absent)"
 HUSK_BIN=/bin/husk RUST_BACKTRACE=1 /bin/cgroup-tests --test-threads=1 @TEST_ARGS@
@@ -112,7 +159,11 @@ else
     cat > "$root/stage2" <<'STAGE2'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin:/usr/bin
+export PATH=/bin:/usr/bin:/sbin:/usr/sbin
+# The real tools copied in (GNU tar, iproute2's ip: CRIU needs their options) over the applets.
+for tool in tar ip; do
+    if [ -x /usr/bin/$tool ] || [ -x /usr/sbin/$tool ]; then rm -f /bin/$tool; fi
+done
 mkdir -p /proc /sys /dev /tmp /run /root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys

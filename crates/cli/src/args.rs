@@ -32,9 +32,9 @@ pub struct Cli {
     /// true, false or auto (accepted as runc does).
     #[arg(long)]
     pub rootless: Option<String>,
-    /// Path to criu (accepted and ignored, as clients pass it).
-    #[arg(long, hide = true)]
-    pub criu: Option<String>,
+    /// The CRIU binary checkpoint and restore run (default: criu from PATH).
+    #[arg(long, global = true)]
+    pub criu: Option<PathBuf>,
     /// Print the version.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -114,6 +114,11 @@ pub enum Command {
     },
     /// Print the features husk supports (the runtime spec's features.json).
     Features,
+    /// Save a running container to disk with CRIU (it is deleted after, unless
+    /// --leave-running or --pre-dump).
+    Checkpoint(Box<CheckpointArgs>),
+    /// Make a container again from a checkpoint, with CRIU.
+    Restore(Box<RestoreArgs>),
     /// Write a default config.json.
     Spec {
         /// Where config.json is written.
@@ -123,6 +128,102 @@ pub enum Command {
         #[arg(long)]
         rootless: bool,
     },
+}
+
+/// The flags `checkpoint` and `restore` share (runc's).
+#[derive(Args, Debug, Default, Clone)]
+pub struct CriuArgs {
+    /// The directory of CRIU's images (default: ./checkpoint).
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Where CRIU writes its log and work files (default: the image directory).
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Save and restore established TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow unix sockets connected to outside the container.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow a process started from a shell (a session or terminal from outside).
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Save and restore file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// soft, full, strict or ignore (default: CRIU's, soft).
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// A namespace made empty rather than saved and restored (network; repeatable).
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate memory images as they are written.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Restore memory lazily, through userfaultfd.
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+/// `husk checkpoint`: runc's flags.
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// The previous pre-dump, relative to the image directory.
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Save memory only and leave the container running (for a later checkpoint).
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// ADDRESS:PORT of a CRIU page server to send memory to.
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// An fd CRIU writes \0 to once lazy pages are served (with --lazy-pages).
+    #[arg(long = "status-fd", default_value_t = -1, allow_hyphen_values = true)]
+    pub status_fd: i32,
+    /// Skip TCP connections still being set up.
+    #[arg(long = "tcp-skip-in-flight")]
+    pub tcp_skip_in_flight: bool,
+    /// Link unlinked files back where possible.
+    #[arg(long = "link-remap")]
+    pub link_remap: bool,
+    pub id: String,
+}
+
+/// `husk restore`: runc's flags.
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// The bundle: config.json and the rootfs.
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Return once the container runs, without waiting for it.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// A unix socket to send the restored terminal's pty master to.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the restored init's host pid here.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not make husk a subreaper of the container's orphans.
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Accepted as runc does (CRIU puts the root mount back as it was saved).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// An LSM profile for the restored process (refused: no AppArmor or SELinux here).
+    #[arg(long = "lsm-profile")]
+    pub lsm_profile: Option<String>,
+    /// An LSM mount context (refused: no SELinux here).
+    #[arg(long = "lsm-mount-context")]
+    pub lsm_mount_context: Option<String>,
+    pub id: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -341,6 +442,25 @@ const LONG_FLAGS: &[&str] = &[
     "process-label",
     "cgroup",
     "ignore-paused",
+    "image-path",
+    "work-path",
+    "parent-path",
+    "leave-running",
+    "tcp-established",
+    "tcp-skip-in-flight",
+    "link-remap",
+    "ext-unix-sk",
+    "shell-job",
+    "lazy-pages",
+    "status-fd",
+    "page-server",
+    "file-locks",
+    "pre-dump",
+    "manage-cgroups-mode",
+    "empty-ns",
+    "auto-dedup",
+    "lsm-profile",
+    "lsm-mount-context",
 ];
 
 /// Flags that take no value: `--flag=true` becomes `--flag`, `--flag=false` disappears.
@@ -359,6 +479,16 @@ const BOOL_FLAGS: &[&str] = &[
     "tty",
     "no-new-privs",
     "ignore-paused",
+    "leave-running",
+    "tcp-established",
+    "tcp-skip-in-flight",
+    "link-remap",
+    "ext-unix-sk",
+    "shell-job",
+    "lazy-pages",
+    "file-locks",
+    "pre-dump",
+    "auto-dedup",
 ];
 
 /// Flags of `exec` and `ps` that take a value as the next argument: what comes after them is

@@ -82,6 +82,8 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             id,
             ps_args,
         } => ps(&store, id, *format, ps_args)?,
+        Command::Checkpoint(a) => return crate::checkpoint::checkpoint_cmd(cli, &store, a),
+        Command::Restore(a) => return crate::checkpoint::restore_cmd(cli, &store, a),
         Command::Features => {
             let f = husk_container::features::features();
             println!("{}", serde_json::to_string_pretty(&f)?);

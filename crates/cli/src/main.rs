@@ -2,6 +2,7 @@
 //! Errors are logged once here (to --log in runc's format) and printed on stderr; exit 1.
 
 mod args;
+mod checkpoint;
 mod commands;
 mod exec_process;
 mod logging;

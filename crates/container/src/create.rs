@@ -478,7 +478,7 @@ fn set_oom_score_adj(spec: &Spec, pid: i32) -> Result<(), Error> {
 /// The container's cgroup, recorded in its state (with the levels it will make) before it is
 /// made, then made: whenever husk is killed, `delete` knows every directory husk may have
 /// created. Rootless, a cgroup husk may not make is done without (rootless::without_cgroup).
-fn make_cgroup(
+pub(crate) fn make_cgroup(
     linux: &oci_spec::runtime::Linux,
     opts: &CreateOptions,
     rootless: bool,

@@ -118,11 +118,11 @@ pub fn features() -> Features {
             }
         },
         // Annotations through which a config changes what husk does on the host (runc lists
-        // bundle, org.systemd.property. and org.criu.config, which it reads): husk reads no
-        // annotation, so a policy engine has none to watch.
-        "potentiallyUnsafeConfigAnnotations": [],
+        // bundle, org.systemd.property. and org.criu.config, which it reads): husk reads
+        // org.criu.config (a CRIU config file for checkpoint and restore).
+        "potentiallyUnsafeConfigAnnotations": ["org.criu.config"],
         "annotations": {
-            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "org.opencontainers.runc.checkpoint.enabled": "true",
             "io.github.husk.version": env!("CARGO_PKG_VERSION")
         }
     });

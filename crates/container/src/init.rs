@@ -100,6 +100,9 @@ fn intermediate_steps(a: &InitArgs<'_>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     a.channel.expect_proceed().map_err(|e| e.to_string())?;
     a.plan.unshare_rest().map_err(|e| e.to_string())?;
+    if a.plan.creates(nix::sched::CloneFlags::CLONE_NEWNET) {
+        crate::net_devices::loopback_up().map_err(|e| e.to_string())?;
+    }
     // Before the uid changes below: a change of uid makes the process non-dumpable, and
     // /proc/self/timens_offsets then belongs to the host's root, which a new user namespace
     // does not map (EACCES).

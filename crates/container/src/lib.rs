@@ -8,6 +8,7 @@
 
 pub mod capabilities;
 pub mod cgroup_driver;
+pub mod checkpoint;
 pub mod copy_tree;
 pub mod cpu_affinity;
 pub mod crash_point;
@@ -77,6 +78,8 @@ pub enum Error {
     Sync(#[from] sync::SyncError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
     /// What the forked init reported.
     #[error("container init: {0}")]
     Init(String),

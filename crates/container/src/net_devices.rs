@@ -81,6 +81,16 @@ pub fn move_back(
 
 /// `name` (in `from`'s namespace) down, moved to `to_ns` as `new_name`, its permanent global
 /// addresses added again there.
+/// Bring up `lo` in the network namespace husk just made, as runc does for a new one (its
+/// "loopback" network): a container can reach its own services on 127.0.0.1.
+pub fn loopback_up() -> Result<(), SysError> {
+    let rtnl = Rtnl::here()?;
+    let index = rtnl.index_of("lo").step(|| "finding lo")?;
+    rtnl.request(RTM_NEWLINK, 0, &ifinfo(index, IFF_UP, IFF_UP), &[])
+        .step(|| "bringing lo up")?;
+    Ok(())
+}
+
 fn move_one(
     from: &Rtnl,
     to: &Rtnl,

@@ -754,3 +754,31 @@ pub fn in_mount_namespace<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> io::R
     nix::unistd::fchdir(cwd.as_raw_fd())?;
     Ok(out)
 }
+
+/// Give the child of `cmd` the fds `fds`, in order, at 3, 4, 5 and so on (criu swrk's socket
+/// and the directories and namespaces it is told about by number), not close-on-exec there.
+pub fn place_fds(cmd: &mut std::process::Command, fds: Vec<RawFd>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before its exec and only calls fcntl and
+    // dup2 on numbers it was given: no allocation, no lock. Each source is first copied above
+    // every target, so that placing one fd cannot overwrite another still to be placed.
+    unsafe {
+        cmd.pre_exec(move || {
+            let high = 3 + fds.len() as RawFd;
+            let mut copies = [0 as RawFd; 16];
+            for (i, fd) in fds.iter().take(copies.len()).enumerate() {
+                let copy = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, high);
+                if copy < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                copies[i] = copy;
+            }
+            for (i, copy) in copies.iter().take(fds.len().min(16)).enumerate() {
+                if libc::dup2(*copy, 3 + i as RawFd) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}

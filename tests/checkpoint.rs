@@ -1,0 +1,668 @@
+//! `husk checkpoint` and `husk restore`, checked where a user checks them: the restored
+//! process's own output (it goes on counting where it stopped), `husk state`, the cgroup
+//! files, `exec`, `kill` and `delete` on the restored container.
+//!
+//! Debian's criu 3.17 cannot dump on these machines' kernel (6.18): the cases that run CRIU
+//! are `#[ignore]`d here and run by `make test-checkpoint` in a cgroup v2 guest on Debian's
+//! 6.1 kernel (integration/cgroupv2/run.sh --checkpoint), ignored ones included. The error
+//! cases husk decides before CRIU runs are not ignored. Needs root.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use husk_e2e::*;
+
+/// A container whose stdio are pipes the test holds (CRIU cannot save a file outside the
+/// container, such as the test's own log): lines of its stdout arrive on `lines`.
+struct Piped {
+    /// Held so that the container's stdin stays open, as a shell's would.
+    _stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Piped {
+    /// The next line, within 30 s (qemu without kvm is slow).
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no output from the container; husk said: {}", self.err()))
+    }
+
+    /// Every line until the writers are gone.
+    fn rest(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(30)) {
+            out.push(l);
+        }
+        out
+    }
+
+    /// What husk (and after it the container) wrote to stderr so far.
+    fn err(&self) -> String {
+        std::thread::sleep(Duration::from_millis(100));
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+/// Run husk with `args`, its stdin and stdout pipes held by the test (passed on to the
+/// container it starts), its stderr in a file; wait for husk alone.
+fn husk_with_pipes(h: &Husk, args: &[&str]) -> (std::process::ExitStatus, Piped) {
+    let mut child: Child = h
+        .cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (mut from, into) = (child.stderr.take().unwrap(), stderr.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut from, &mut buf) {
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let stdin = child.stdin.take();
+    let status = child.wait().unwrap();
+    (
+        status,
+        Piped {
+            _stdin: stdin,
+            lines,
+            stderr,
+        },
+    )
+}
+
+const COUNTER: &str = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done";
+
+/// A busybox bundle that counts on stdout, with a pids limit to find in its cgroup.
+fn counting_bundle() -> TestBundle {
+    let mut b = TestBundle::busybox(&["sh", "-c", COUNTER]);
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 57});
+    b.write();
+    b
+}
+
+fn start_counting(h: &Husk, b: &TestBundle, id: &str) -> Piped {
+    let bundle = b.path().to_str().unwrap();
+    let (status, piped) = husk_with_pipes(h, &["run", "-d", "-b", bundle, id]);
+    assert!(status.success(), "run -d: {}", piped.err());
+    let first: i64 = piped.line().trim().parse().unwrap();
+    assert_eq!(first, 0);
+    piped
+}
+
+fn checkpoint(h: &Husk, id: &str, images: &Path, extra: &[&str]) {
+    let mut args = vec!["checkpoint", "--image-path", images.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push(id);
+    let out = h.run(&args);
+    assert!(out.status.success(), "checkpoint: {}", text(&out.stderr));
+    if extra.contains(&"--debug") {
+        let err = text(&out.stderr);
+        assert!(err.contains("level=debug") && err.contains("CRIU"), "{err}");
+    }
+}
+
+fn restore_with_pipes(h: &Husk, b: &TestBundle, id: &str, images: &Path, extra: &[&str]) -> Piped {
+    let bundle = b.path().to_str().unwrap();
+    let mut args = vec![
+        "restore",
+        "-d",
+        "-b",
+        bundle,
+        "--image-path",
+        images.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.push(id);
+    let (status, piped) = husk_with_pipes(h, &args);
+    let log = std::fs::read_to_string(images.join("restore.log")).unwrap_or_default();
+    let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
+    assert!(
+        status.success(),
+        "restore: {}\nrestore.log (last lines, reversed):\n{tail}",
+        piped.err()
+    );
+    piped
+}
+
+/// A restored container is husk's as any other: running with its new pid, in its cgroup with
+/// its limits, `exec` and `kill` work, `delete` leaves nothing.
+fn assert_restored_is_a_container(h: &Husk, id: &str) {
+    let state = h.state(id);
+    assert_eq!(state["status"], "running", "{state}");
+    let pid = state["pid"].as_i64().unwrap();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let rel = cg.trim().trim_start_matches("0::");
+    let dir = Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'));
+    assert!(
+        rel.contains(id),
+        "the restored init is in {rel}, not the container's cgroup"
+    );
+    let max = std::fs::read_to_string(dir.join("pids.max")).unwrap();
+    assert_eq!(max.trim(), "57", "pids limit in {}", dir.display());
+    assert_eq!(h.ok(&["exec", id, "echo", "exec-ok"]).trim(), "exec-ok");
+    h.ok(&["kill", id, "KILL"]);
+    wait_for(
+        || h.state(id)["status"] == "stopped",
+        "the restored container to stop",
+    );
+    h.ok(&["delete", id]);
+    h.assert_no_trace(id);
+}
+
+fn numbers(lines: &[String]) -> Vec<i64> {
+    lines.iter().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn a_counting_busybox_goes_on_where_it_stopped() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = counting_bundle();
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let id = unique("cr");
+    let before = start_counting(&h, &b, &id);
+    let _ = before.line();
+    checkpoint(&h, &id, &images, &[]);
+    // The container is gone, as runc's: its state with it.
+    assert!(!h.run(&["state", &id]).status.success());
+    let last = *numbers(&before.rest()).last().unwrap_or(&1);
+    let after = restore_with_pipes(&h, &b, &id, &images, &[]);
+    let next: i64 = after.line().trim().parse().unwrap();
+    assert_eq!(next, last + 1, "the restored process counts on from {last}");
+    assert_restored_is_a_container(&h, &id);
+}
+
+#[test]
+fn checkpoint_without_criu_says_so_and_the_container_runs_on() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("nocriu");
+    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let out = h.run(&[
+        "--criu",
+        "/nonexistent/criu",
+        "checkpoint",
+        "--image-path",
+        images.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/criu") && err.contains("CRIU"),
+        "{err}"
+    );
+    assert_eq!(h.state(&id)["status"], "running");
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn a_created_container_cannot_be_checkpointed() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("created");
+    h.ok(&["create", "-b", b.path().to_str().unwrap(), &id]);
+    let out = h.run(&["checkpoint", "--image-path", "/nonexistent-images", &id]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("created") && err.contains("not running"),
+        "{err}"
+    );
+    assert!(!Path::new("/nonexistent-images").exists());
+    h.ok(&["delete", "--force", &id]);
+}
+
+/// Checkpoint a counting container and restore it (with the extra flags given to each);
+/// the restored process counts on from where it stopped, and is a container as any other.
+fn counts_on_after(b: &TestBundle, dump: &[&str], restore: &[&str]) -> Husk {
+    let h = Husk::new();
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let id = unique("cr");
+    let before = start_counting(&h, b, &id);
+    let _ = before.line();
+    checkpoint(&h, &id, &images, dump);
+    assert!(
+        !h.run(&["state", &id]).status.success(),
+        "checkpointed: the container is gone"
+    );
+    let last = *numbers(&before.rest()).last().unwrap_or(&1);
+    let after = restore_with_pipes(&h, b, &id, &images, restore);
+    let next: i64 = after.line().trim().parse().unwrap();
+    assert_eq!(next, last + 1, "the restored process counts on from {last}");
+    assert_restored_is_a_container(&h, &id);
+    h
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn with_debug() {
+    skip_unless_root!();
+    counts_on_after(&counting_bundle(), &["--debug"], &["--debug"]);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn a_bind_mount_whose_destination_is_a_symlink() {
+    skip_unless_root!();
+    let mut b = counting_bundle();
+    std::fs::create_dir_all(b.rootfs().join("real/conf")).unwrap();
+    std::os::unix::fs::symlink("/real/conf", b.rootfs().join("conf")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"source": ".", "destination": "/conf", "options": ["bind"]}));
+    b.write();
+    counts_on_after(&b, &[], &[]);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn with_a_cgroup_namespace() {
+    skip_unless_root!();
+    let mut b = counting_bundle();
+    add_cgroup_namespace(&mut b.config);
+    b.write();
+    counts_on_after(&b, &[], &[]);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn nested_bind_mounts_whose_mount_points_were_removed() {
+    skip_unless_root!();
+    let mut b = counting_bundle();
+    let outer = TempDir::new("husk-outer");
+    let inner = TempDir::new("husk-inner");
+    std::fs::write(inner.path().join("marker"), "inner").unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"type": "bind", "source": outer.path(), "destination": "/test", "options": ["rw", "bind"]}));
+    mounts.push(json!({"type": "bind", "source": inner.path(), "destination": "/test/for/nested", "options": ["rw", "bind"]}));
+    b.write();
+    let h = Husk::new();
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let id = unique("nested");
+    let before = start_counting(&h, &b, &id);
+    checkpoint(&h, &id, &images, &[]);
+    let _ = before.rest();
+    // The mount point create made inside the outer source: restore must make it again.
+    std::fs::remove_dir_all(outer.path().join("for")).unwrap();
+    let _after = restore_with_pipes(&h, &b, &id, &images, &[]);
+    assert_eq!(
+        h.ok(&["exec", &id, "cat", "/test/for/nested/marker"])
+            .trim(),
+        "inner"
+    );
+    assert_restored_is_a_container(&h, &id);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn pre_dump_then_checkpoint_then_restore() {
+    skip_unless_root!();
+    let b = counting_bundle();
+    let h = Husk::new();
+    let work = TempDir::new("husk-cr");
+    let (pre, images) = (work.path().join("pre"), work.path().join("images"));
+    let id = unique("predump");
+    let before = start_counting(&h, &b, &id);
+    checkpoint(&h, &id, &pre, &["--pre-dump"]);
+    assert_eq!(
+        h.state(&id)["status"],
+        "running",
+        "a pre-dump leaves it running"
+    );
+    let seen: i64 = before.line().trim().parse().unwrap();
+    checkpoint(&h, &id, &images, &["--parent-path", "../pre"]);
+    let last = *numbers(&before.rest()).last().unwrap_or(&seen);
+    assert!(last >= seen);
+    // A pre-dump is not a checkpoint to restore from.
+    let out = h.run(&[
+        "restore",
+        "-d",
+        "-b",
+        b.path().to_str().unwrap(),
+        "--image-path",
+        pre.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("pre-dump"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.assert_no_trace(&id);
+    let after = restore_with_pipes(&h, &b, &id, &images, &[]);
+    let next: i64 = after.line().trim().parse().unwrap();
+    assert_eq!(next, last + 1);
+    assert_restored_is_a_container(&h, &id);
+}
+
+#[test]
+fn a_bad_parent_path_is_refused_and_the_container_runs_on() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("badparent");
+    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let absolute = work.path().join("parent-dir");
+    for parent in [absolute.to_str().unwrap(), "./parent-dir"] {
+        let out = h.run(&[
+            "checkpoint",
+            "--pre-dump",
+            "--parent-path",
+            parent,
+            "--image-path",
+            images.to_str().unwrap(),
+            &id,
+        ]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("--parent-path") && err.contains("parent-dir"),
+            "{err}"
+        );
+        assert_eq!(h.state(&id)["status"], "running");
+    }
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn leave_running_then_restore_under_another_id() {
+    skip_unless_root!();
+    let b = counting_bundle();
+    let h = Husk::new();
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let id = unique("leave");
+    let before = start_counting(&h, &b, &id);
+    checkpoint(&h, &id, &images, &["--leave-running"]);
+    assert_eq!(h.state(&id)["status"], "running");
+    let later: i64 = before.line().trim().parse().unwrap();
+    let much_later: i64 = before.line().trim().parse().unwrap();
+    assert!(much_later > later, "it goes on counting");
+    // The same id is taken: restoring onto it is refused, and leaves it alone.
+    let out = h.run(&[
+        "restore",
+        "-d",
+        "-b",
+        b.path().to_str().unwrap(),
+        "--image-path",
+        images.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(h.state(&id)["status"], "running");
+    h.ok(&["delete", "--force", &id]);
+    let other = unique("other");
+    let after = restore_with_pipes(&h, &b, &other, &images, &[]);
+    let next: i64 = after.line().trim().parse().unwrap();
+    assert!(
+        next >= 1 && next <= later + 1,
+        "restored from the checkpoint: {next} (it was at {later} after)"
+    );
+    assert_restored_is_a_container(&h, &other);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn a_container_specific_criu_config() {
+    skip_unless_root!();
+    let mut b = counting_bundle();
+    let conf = TempDir::new("husk-criu-conf");
+    let file = conf.path().join("criu.conf");
+    std::fs::write(&file, "log-file=from-annotation.log\n").unwrap();
+    b.config["annotations"] = json!({"org.criu.config": file});
+    b.write();
+    let h = Husk::new();
+    let work = TempDir::new("husk-cr");
+    let (images, logs) = (work.path().join("images"), work.path().join("work"));
+    let id = unique("criuconf");
+    let before = start_counting(&h, &b, &id);
+    checkpoint(&h, &id, &images, &["--work-path", logs.to_str().unwrap()]);
+    assert!(
+        logs.join("from-annotation.log").exists(),
+        "CRIU read the annotation's config"
+    );
+    assert!(!logs.join("dump.log").exists());
+    std::fs::remove_file(logs.join("from-annotation.log")).unwrap();
+    let _ = before.rest();
+    let _after = restore_with_pipes(
+        &h,
+        &b,
+        &id,
+        &images,
+        &["--work-path", logs.to_str().unwrap()],
+    );
+    assert!(logs.join("from-annotation.log").exists());
+    assert_restored_is_a_container(&h, &id);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn a_file_lock_with_file_locks() {
+    skip_unless_root!();
+    // busybox has no flock: util-linux's, with the libraries it links, from the guest.
+    let script = format!("/usr/bin/flock /tmp/lock sh -c '{COUNTER}'");
+    let mut b = TestBundle::busybox(&["sh", "-c", &script]);
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 57});
+    b.config["root"]["readonly"] = json!(false);
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    for path in ["/usr/bin/flock", "/lib", "/lib64"] {
+        mounts.push(json!({"type": "bind", "source": path, "destination": path, "options": ["rbind", "ro"]}));
+    }
+    b.write();
+    let h = Husk::new();
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let id = unique("flock");
+    let before = start_counting(&h, &b, &id);
+    let out = h.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
+    assert!(!out.status.success(), "a held lock needs --file-locks");
+    checkpoint(&h, &id, &images, &["--file-locks"]);
+    let last = *numbers(&before.rest()).last().unwrap();
+    let after = restore_with_pipes(&h, &b, &id, &images, &["--file-locks"]);
+    let next: i64 = after.line().trim().parse().unwrap();
+    assert_eq!(next, last + 1);
+    let out = h.run(&["exec", &id, "/usr/bin/flock", "-n", "/tmp/lock", "true"]);
+    assert!(
+        !out.status.success(),
+        "the restored process holds the lock again"
+    );
+    assert_restored_is_a_container(&h, &id);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn a_terminal_restored_through_the_console_socket() {
+    skip_unless_root!();
+    let mut b = counting_bundle();
+    b.config["process"]["terminal"] = json!(true);
+    b.write();
+    let h = Husk::new();
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let id = unique("tty");
+    let (socket, listener) = console_socket(work.path(), "before.sock");
+    let bundle = b.path().to_str().unwrap();
+    h.ok(&[
+        "run",
+        "-d",
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "-b",
+        bundle,
+        &id,
+    ]);
+    let master = pty_lines(&listener);
+    let _ = master
+        .recv_timeout(Duration::from_secs(30))
+        .expect("output on the pty");
+    checkpoint(&h, &id, &images, &[]);
+    let mut last = 0;
+    while let Ok(l) = master.recv_timeout(Duration::from_secs(5)) {
+        last = l.trim().parse().unwrap_or(last);
+    }
+    let (socket, listener) = console_socket(work.path(), "after.sock");
+    let pid_file = work.path().join("pid");
+    h.ok(&[
+        "restore",
+        "-d",
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "-b",
+        bundle,
+        "--image-path",
+        images.to_str().unwrap(),
+        &id,
+    ]);
+    let master = pty_lines(&listener);
+    let next: i64 = master
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(next, last + 1, "the new terminal shows the count going on");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(
+        json!(pid.trim().parse::<i64>().unwrap()),
+        h.state(&id)["pid"]
+    );
+    assert_restored_is_a_container(&h, &id);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn an_image_directory_that_cannot_be_restored_leaves_nothing() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = counting_bundle();
+    let work = TempDir::new("husk-cr");
+    let empty = work.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let bundle = b.path().to_str().unwrap();
+    let id = unique("badimage");
+    let out = h.run(&[
+        "restore",
+        "-d",
+        "-b",
+        bundle,
+        "--image-path",
+        empty.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no checkpoint"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.assert_no_trace(&id);
+    // A checkpoint of another container: its rootfs is not this bundle's.
+    let images = work.path().join("images");
+    let before = start_counting(&h, &b, &id);
+    checkpoint(&h, &id, &images, &[]);
+    let _ = before.rest();
+    let other = counting_bundle();
+    let out = h.run(&[
+        "restore",
+        "-d",
+        "-b",
+        other.path().to_str().unwrap(),
+        "--image-path",
+        images.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("rootfs") && err.contains(&id), "{err}");
+    h.assert_no_trace(&id);
+}
+
+#[test]
+fn lsm_options_are_refused_with_a_reason() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["true"]);
+    let id = unique("lsm");
+    let out = h.run(&[
+        "restore",
+        "-d",
+        "--lsm-profile",
+        "apparmor:x",
+        "-b",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("AppArmor"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.assert_no_trace(&id);
+}
+
+fn console_socket(dir: &Path, name: &str) -> (PathBuf, UnixListener) {
+    let path = dir.join(name);
+    let l = UnixListener::bind(&path).unwrap();
+    (path, l)
+}
+
+/// The pty master sent to `listener`, read line by line in a thread.
+fn pty_lines(listener: &UnixListener) -> Receiver<String> {
+    let (stream, _) = listener.accept().unwrap();
+    let (master, _) = receive_fd(&stream);
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let f = std::fs::File::from(master);
+        for l in BufReader::new(f).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l.trim_end_matches('\r').to_string()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
