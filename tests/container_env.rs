@@ -570,8 +570,8 @@ fn loopback_is_up_in_a_new_network_namespace() {
     let b = TestBundle::busybox(&[
         "sh",
         "-c",
-        "ip link show lo; nc -l -p 7777 & sleep 0.5; \
-         echo reached | nc -w 1 127.0.0.1 7777; wait",
+        "ip link show lo; nc -l -p 7777 & listener=$!; sleep 0.5; \
+         echo reached | nc -w 1 127.0.0.1 7777; sleep 0.5; kill $listener 2>/dev/null; true",
     ]);
     let (code, out, err) = h.run_bundle(&b, &unique("lo"));
     assert_eq!(code, 0, "{err}");
