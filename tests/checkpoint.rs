@@ -147,6 +147,13 @@ fn restore_with_pipes(h: &Husk, b: &TestBundle, id: &str, images: &Path, extra: 
     piped
 }
 
+/// A husk with its own state root, a scratch directory, the image directory in it, an id.
+fn scene(prefix: &str) -> (Husk, TempDir, PathBuf, String) {
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    (Husk::new(), work, images, unique(prefix))
+}
+
 /// A restored container is husk's as any other: running with its new pid, in its cgroup with
 /// its limits, `exec` and `kill` work, `delete` leaves nothing.
 fn assert_restored_is_a_container(h: &Husk, id: &str) {
@@ -246,10 +253,7 @@ fn a_created_container_cannot_be_checkpointed() {
 /// Checkpoint a counting container and restore it (with the extra flags given to each);
 /// the restored process counts on from where it stopped, and is a container as any other.
 fn counts_on_after(b: &TestBundle, dump: &[&str], restore: &[&str]) -> Husk {
-    let h = Husk::new();
-    let work = TempDir::new("husk-cr");
-    let images = work.path().join("images");
-    let id = unique("cr");
+    let (h, _work, images, id) = scene("cr");
     let before = start_counting(&h, b, &id);
     let _ = before.line();
     checkpoint(&h, &id, &images, dump);
@@ -307,10 +311,7 @@ fn nested_bind_mounts_whose_mount_points_were_removed() {
     mounts.push(json!({"type": "bind", "source": outer.path(), "destination": "/test", "options": ["rw", "bind"]}));
     mounts.push(json!({"type": "bind", "source": inner.path(), "destination": "/test/for/nested", "options": ["rw", "bind"]}));
     b.write();
-    let h = Husk::new();
-    let work = TempDir::new("husk-cr");
-    let images = work.path().join("images");
-    let id = unique("nested");
+    let (h, _work, images, id) = scene("nested");
     let before = start_counting(&h, &b, &id);
     checkpoint(&h, &id, &images, &[]);
     let _ = before.rest();
@@ -404,10 +405,7 @@ fn a_bad_parent_path_is_refused_and_the_container_runs_on() {
 fn leave_running_then_restore_under_another_id() {
     skip_unless_root!();
     let b = counting_bundle();
-    let h = Husk::new();
-    let work = TempDir::new("husk-cr");
-    let images = work.path().join("images");
-    let id = unique("leave");
+    let (h, _work, images, id) = scene("leave");
     let before = start_counting(&h, &b, &id);
     checkpoint(&h, &id, &images, &["--leave-running"]);
     assert_eq!(h.state(&id)["status"], "running");
@@ -499,10 +497,7 @@ fn a_file_lock_with_file_locks() {
         mounts.push(json!({"type": "bind", "source": path, "destination": path, "options": ["rbind", "ro"]}));
     }
     b.write();
-    let h = Husk::new();
-    let work = TempDir::new("husk-cr");
-    let images = work.path().join("images");
-    let id = unique("flock");
+    let (h, _work, images, id) = scene("flock");
     let before = start_counting(&h, &b, &id);
     let out = h.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
     assert!(!out.status.success(), "a held lock needs --file-locks");
@@ -526,10 +521,7 @@ fn a_terminal_restored_through_the_console_socket() {
     let mut b = counting_bundle();
     b.config["process"]["terminal"] = json!(true);
     b.write();
-    let h = Husk::new();
-    let work = TempDir::new("husk-cr");
-    let images = work.path().join("images");
-    let id = unique("tty");
+    let (h, work, images, id) = scene("tty");
     let (socket, listener) = console_socket(work.path(), "before.sock");
     let bundle = b.path().to_str().unwrap();
     h.ok(&[
@@ -674,4 +666,87 @@ fn pty_lines(listener: &UnixListener) -> Receiver<String> {
         }
     });
     rx
+}
+
+/// tests/bin/fake_criu.rs: answers VERSION and FEATURE_CHECK as told by its environment.
+/// In the guest it is where HUSK_FAKE_CRIU says (integration/cgroupv2/run.sh copies it in).
+fn fake_criu() -> String {
+    std::env::var("HUSK_FAKE_CRIU").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fake-criu").into())
+}
+
+#[test]
+fn a_criu_too_old_is_named_and_nothing_changes() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("oldcriu");
+    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("images");
+    let out = run_to_files(
+        h.cmd()
+            .env("FAKE_CRIU_VERSION", "20900")
+            .args(["--criu", &fake_criu(), "checkpoint", "--image-path"])
+            .arg(&images)
+            .arg(&id),
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("CRIU 2.9.0 is too old") && err.contains("3.0.0"),
+        "{err}"
+    );
+    assert_eq!(h.state(&id)["status"], "running");
+    // Nor is a restore attempted with it: nothing is made.
+    let other = unique("oldcriu");
+    let out = run_to_files(
+        h.cmd()
+            .env("FAKE_CRIU_VERSION", "20900")
+            .args(["--criu", &fake_criu(), "restore", "-d", "-b"])
+            .arg(b.path())
+            .arg("--image-path")
+            .arg(&images)
+            .arg(&other),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("too old"),
+        "{}",
+        text(&out.stderr)
+    );
+    h.assert_no_trace(&other);
+    h.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn a_pre_dump_without_memory_tracking_says_so() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique("notrack");
+    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let work = TempDir::new("husk-cr");
+    let images = work.path().join("pre");
+    let out = run_to_files(
+        h.cmd()
+            .env("FAKE_CRIU_MEM_TRACK", "0")
+            .args([
+                "--criu",
+                &fake_criu(),
+                "checkpoint",
+                "--pre-dump",
+                "--image-path",
+            ])
+            .arg(&images)
+            .arg(&id),
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--pre-dump needs memory change tracking"),
+        "{err}"
+    );
+    assert!(err.contains("mem_dirty_track"), "{err}");
+    assert_eq!(h.state(&id)["status"], "running");
+    h.ok(&["delete", "--force", &id]);
 }

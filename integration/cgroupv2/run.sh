@@ -83,6 +83,13 @@ if $checkpoint; then
         mkdir -p "$root$mods/$(dirname "$sub")"
         cp -a "$mods/$sub" "$root$mods/$(dirname "$sub")/"
     done
+    # The stand-in CRIU of the checkpoint error tests (tests/bin/fake_criu.rs), built beside
+    # the test binary.
+    fake=$(dirname "$tests")/../fake-criu
+    if [ -x "$fake" ]; then
+        cp "$fake" "$root/bin/fake-criu"
+        binaries="$binaries $fake"
+    fi
     cp "$mods"/modules.dep "$mods"/modules.alias "$mods"/modules.builtin \
         "$mods"/modules.order "$mods"/modules.symbols "$root$mods/" 2>/dev/null || true
 fi
@@ -122,6 +129,7 @@ if [ -d /lib/modules/$(uname -r)/kernel/net ]; then
 fi
 echo "guest: $(uname -r), cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "guest: PID 1 is $(cat /proc/1/comm), /run/systemd/system $(test -d /run/systemd/system && echo present || echo absent)"
+[ -x /bin/fake-criu ] && export HUSK_FAKE_CRIU=/bin/fake-criu
 HUSK_BIN=/bin/husk RUST_BACKTRACE=1 /bin/cgroup-tests --test-threads=1 @TEST_ARGS@
 echo "HUSK-CGROUPV2-EXIT=$?"
 sync

@@ -610,7 +610,10 @@ pub fn check_terminal(terminal: bool, opts: &CreateOptions) -> Result<(), Error>
 }
 
 #[allow(deprecated)] // prestart is deprecated in the spec but still MUST run
-fn run_runtime_hooks(spec: &Spec, state: &ContainerState) -> Result<(), hooks::HookError> {
+pub(crate) fn run_runtime_hooks(
+    spec: &Spec,
+    state: &ContainerState,
+) -> Result<(), hooks::HookError> {
     let Some(h) = spec.hooks() else { return Ok(()) };
     hooks::run(
         "prestart",

@@ -132,19 +132,7 @@ impl Channel {
                 Some(&mut cmsg),
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
-                Ok(msg) => {
-                    let mut fd = None;
-                    if let Ok(cmsgs) = msg.cmsgs() {
-                        for c in cmsgs {
-                            if let ControlMessageOwned::ScmRights(fds) = c {
-                                for raw in fds {
-                                    fd = Some(sys::own_fd(raw));
-                                }
-                            }
-                        }
-                    }
-                    break (msg.bytes, fd);
-                }
+                Ok(msg) => break (msg.bytes, received_fd(&msg)),
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(SyncError::Recv(e)),
             }
@@ -288,6 +276,21 @@ pub enum Until {
     Ready,
     /// An exec'd process: its socket closes as it execs.
     Exec,
+}
+
+/// The fd a received message carried (SCM_RIGHTS), owned; the last one if it carried several.
+pub(crate) fn received_fd(msg: &nix::sys::socket::RecvMsg<'_, '_, ()>) -> Option<OwnedFd> {
+    let mut fd = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for raw in fds {
+                    fd = Some(sys::own_fd(raw));
+                }
+            }
+        }
+    }
+    fd
 }
 
 #[cfg(test)]

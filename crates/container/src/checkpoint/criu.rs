@@ -6,9 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use nix::sys::socket::{
-    recvmsg, send, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-};
+use nix::sys::socket::{recvmsg, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
 use super::proto::{Message, ReqType, Response};
 use super::CheckpointError;
@@ -170,7 +168,7 @@ impl Session {
                 Some(&mut cmsg),
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
-                Ok(msg) => break (msg.bytes, received_fd(&msg)),
+                Ok(msg) => break (msg.bytes, crate::sync::received_fd(&msg)),
                 Err(nix::Error::EINTR) => continue,
                 Err(e) => return Err(e).step(|| "reading from criu swrk")?,
             }
@@ -190,20 +188,6 @@ impl Session {
     pub fn socket(&self) -> BorrowedFd<'_> {
         self.sock.as_fd()
     }
-}
-
-fn received_fd(msg: &nix::sys::socket::RecvMsg<'_, '_, ()>) -> Option<OwnedFd> {
-    let mut fd = None;
-    if let Ok(cmsgs) = msg.cmsgs() {
-        for c in cmsgs {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                for raw in fds {
-                    fd = Some(sys::own_fd(raw));
-                }
-            }
-        }
-    }
-    fd
 }
 
 impl Drop for Session {

@@ -48,7 +48,9 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<(), Error> 
             "checkpoint: CRIU needs root to save a container".into(),
         ));
     }
-    let images = prepare_image_dir(&opts.criu.image_path, opts.parent_path.as_deref())?;
+    // As runc: the image directory first (a --parent-path is resolved from it), then CRIU.
+    let images = make_image_dir(&opts.criu.image_path)?;
+    check_parent_path(&opts.criu.image_path, opts.parent_path.as_deref())?;
     let criu = Criu::new(opts.criu.criu.as_deref());
     let version = criu.version()?;
     check_features(&criu, opts)?;
@@ -83,32 +85,38 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<(), Error> 
     Ok(())
 }
 
-/// The image directory, made if missing; a --parent-path must be a relative path to an
-/// existing directory beside it (CRIU resolves it from the image directory).
-fn prepare_image_dir(path: &Path, parent: Option<&Path>) -> Result<OwnedFd, Error> {
+/// A --parent-path must be a relative path to an existing directory beside the image
+/// directory (CRIU resolves it from there).
+fn check_parent_path(images: &Path, parent: Option<&Path>) -> Result<(), Error> {
+    let Some(parent) = parent else {
+        return Ok(());
+    };
+    if parent.is_absolute() {
+        return Err(CheckpointError::BadOption(format!(
+            "--parent-path {}: must be relative (to the image directory)",
+            parent.display()
+        ))
+        .into());
+    }
+    let real = images.join(parent);
+    if !real.is_dir() {
+        return Err(CheckpointError::BadOption(format!(
+            "invalid --parent-path {}: {} is not a directory of images",
+            parent.display(),
+            real.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The image directory, made if missing (a container can be checkpointed again into it).
+fn make_image_dir(path: &Path) -> Result<OwnedFd, Error> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
         .step(|| format!("--image-path: creating {}", path.display()))?;
-    if let Some(parent) = parent {
-        if parent.is_absolute() {
-            return Err(CheckpointError::BadOption(format!(
-                "--parent-path {}: must be relative (to the image directory)",
-                parent.display()
-            ))
-            .into());
-        }
-        let real = path.join(parent);
-        if !real.is_dir() {
-            return Err(CheckpointError::BadOption(format!(
-                "invalid --parent-path {}: {} is not a directory of images",
-                parent.display(),
-                real.display()
-            ))
-            .into());
-        }
-    }
     open_dir(path, "--image-path")
 }
 

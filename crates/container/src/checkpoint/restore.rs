@@ -22,7 +22,7 @@ use crate::cgroup_driver::CgroupDriver;
 use crate::create::{make_cgroup, write_pid_file, CreateOptions};
 use crate::error::StepContext;
 use crate::state::{owner_of, ContainerDir, Creator, Store, Stored};
-use crate::{hooks, kill, process_info, Error};
+use crate::{kill, process_info, Error};
 
 /// The flags of `husk restore`.
 #[derive(Debug, Clone, Default)]
@@ -378,25 +378,11 @@ impl<'a> Restoring<'a> {
         Ok(())
     }
 
-    #[allow(deprecated)] // prestart is deprecated in the spec but still MUST run
+    /// prestart and createRuntime, as `create` runs them, with the restored init's pid.
     fn runtime_hooks(&self, pid: i32) -> Result<(), Error> {
-        let Some(h) = self.bundle.spec.hooks() else {
-            return Ok(());
-        };
         let mut state = self.stored.public(Status::Creating);
         state.pid = pid;
-        for (name, list) in [
-            ("prestart", h.prestart()),
-            ("createRuntime", h.create_runtime()),
-        ] {
-            hooks::run(
-                name,
-                list.as_deref().unwrap_or_default(),
-                &state,
-                None,
-                None,
-            )?;
-        }
+        crate::create::run_runtime_hooks(&self.bundle.spec, &state)?;
         Ok(())
     }
 
