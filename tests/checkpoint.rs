@@ -483,6 +483,41 @@ fn a_container_specific_criu_config() {
     assert_restored_is_a_container(&h, &id);
 }
 
+/// A server and a client on loopback in the container: the client sends the count, the
+/// server prints what it gets. (busybox's nc ends a connection when its stdin ends: the
+/// server is given one that does not.)
+const TCP_PAIR: &str = "sleep 100000 | nc -l -p 7777 | while read l; do echo $l; done & \
+                        sleep 1; i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done \
+                        | nc 127.0.0.1 7777";
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn an_established_tcp_connection_on_loopback() {
+    skip_unless_root!();
+    let mut b = TestBundle::busybox(&["sh", "-c", TCP_PAIR]);
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 57});
+    b.write();
+    let (h, _work, images, id) = scene("tcp");
+    let bundle = b.path().to_str().unwrap();
+    let (status, before) = husk_with_pipes(&h, &["run", "-d", "-b", bundle, &id]);
+    assert!(status.success(), "{}", before.err());
+    let _ = before.line();
+    // Without --tcp-established CRIU refuses the connection, and the container runs on.
+    let out = h.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
+    assert!(
+        !out.status.success(),
+        "an established connection needs --tcp-established"
+    );
+    assert_eq!(h.state(&id)["status"], "running");
+    let _ = before.line();
+    checkpoint(&h, &id, &images, &["--tcp-established"]);
+    let last = *numbers(&before.rest()).last().unwrap();
+    let after = restore_with_pipes(&h, &b, &id, &images, &["--tcp-established"]);
+    let next: i64 = after.line().trim().parse().unwrap();
+    assert_eq!(next, last + 1, "the connection carries the count on");
+    assert_restored_is_a_container(&h, &id);
+}
+
 #[test]
 #[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
 fn a_file_lock_with_file_locks() {
