@@ -147,6 +147,14 @@ fn restore_with_pipes(h: &Husk, b: &TestBundle, id: &str, images: &Path, extra: 
     piped
 }
 
+/// A running container that sleeps, for the cases husk decides before CRIU runs.
+fn sleeping(h: &Husk, prefix: &str) -> (TestBundle, String) {
+    let b = TestBundle::busybox(&["sleep", "100"]);
+    let id = unique(prefix);
+    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    (b, id)
+}
+
 /// A husk with its own state root, a scratch directory, the image directory in it, an id.
 fn scene(prefix: &str) -> (Husk, TempDir, PathBuf, String) {
     let work = TempDir::new("husk-cr");
@@ -209,9 +217,7 @@ fn a_counting_busybox_goes_on_where_it_stopped() {
 fn checkpoint_without_criu_says_so_and_the_container_runs_on() {
     skip_unless_root!();
     let h = Husk::new();
-    let b = TestBundle::busybox(&["sleep", "100"]);
-    let id = unique("nocriu");
-    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let (_b, id) = sleeping(&h, "nocriu");
     let work = TempDir::new("husk-cr");
     let images = work.path().join("images");
     let out = h.run(&[
@@ -373,9 +379,7 @@ fn pre_dump_then_checkpoint_then_restore() {
 fn a_bad_parent_path_is_refused_and_the_container_runs_on() {
     skip_unless_root!();
     let h = Husk::new();
-    let b = TestBundle::busybox(&["sleep", "100"]);
-    let id = unique("badparent");
-    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let (_b, id) = sleeping(&h, "badparent");
     let work = TempDir::new("husk-cr");
     let images = work.path().join("images");
     let absolute = work.path().join("parent-dir");
@@ -713,9 +717,7 @@ fn fake_criu() -> String {
 fn a_criu_too_old_is_named_and_nothing_changes() {
     skip_unless_root!();
     let h = Husk::new();
-    let b = TestBundle::busybox(&["sleep", "100"]);
-    let id = unique("oldcriu");
-    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let (b, id) = sleeping(&h, "oldcriu");
     let work = TempDir::new("husk-cr");
     let images = work.path().join("images");
     let out = run_to_files(
@@ -757,9 +759,7 @@ fn a_criu_too_old_is_named_and_nothing_changes() {
 fn a_pre_dump_without_memory_tracking_says_so() {
     skip_unless_root!();
     let h = Husk::new();
-    let b = TestBundle::busybox(&["sleep", "100"]);
-    let id = unique("notrack");
-    h.ok(&["run", "-d", "-b", b.path().to_str().unwrap(), &id]);
+    let (_b, id) = sleeping(&h, "notrack");
     let work = TempDir::new("husk-cr");
     let images = work.path().join("pre");
     let out = run_to_files(

@@ -65,17 +65,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             stats,
             interval,
             id,
-        } => {
-            let interval = crate::update::parse_duration(interval)
-                .with_context(|| format!("--interval {interval:?}"))?;
-            let mut out = std::io::stdout().lock();
-            events(&store, id, interval, *stats, |e| {
-                serde_json::to_writer(&mut out, e)?;
-                writeln!(out)?;
-                out.flush()
-            })
-            .with_context(|| format!("events {id}"))?;
-        }
+        } => events_cmd(&store, id, interval, *stats)?,
         Command::Exec(a) => return exec_cmd(&store, a),
         Command::Ps {
             format,
@@ -91,6 +81,19 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
     }
     Ok(0)
+}
+
+/// events: JSON lines on stdout, every --interval (or one with --stats).
+fn events_cmd(store: &Store, id: &str, interval: &str, stats: bool) -> Result<()> {
+    let interval = crate::update::parse_duration(interval)
+        .with_context(|| format!("--interval {interval:?}"))?;
+    let mut out = std::io::stdout().lock();
+    events(store, id, interval, stats, |e| {
+        serde_json::to_writer(&mut out, e)?;
+        writeln!(out)?;
+        out.flush()
+    })
+    .with_context(|| format!("events {id}"))
 }
 
 fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {

@@ -503,6 +503,23 @@ fn flag_names(flags: MsFlags) -> String {
     .join(", ")
 }
 
+/// A mount's source on the host: relative ones are from the bundle, as runc reads them.
+pub fn source_of(m: &Mount, bundle: &Path) -> PathBuf {
+    let source = m.source().clone().unwrap_or_default();
+    if source.is_absolute() {
+        source
+    } else {
+        bundle.join(source)
+    }
+}
+
+/// The host source of `m` when it is a bind mount (its type or its options say so, as
+/// `mount_entry` decides).
+pub fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
+    let opts = parse_options(m.options().as_deref().unwrap_or_default());
+    (opts.is_bind() || m.typ().as_deref() == Some("bind")).then(|| source_of(m, bundle))
+}
+
 fn bind_mount(
     ctx: &MountContext<'_>,
     index: usize,
@@ -510,12 +527,7 @@ fn bind_mount(
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), SysError> {
-    let source = m.source().clone().unwrap_or_default();
-    let mut source = if source.is_absolute() {
-        source
-    } else {
-        ctx.bundle.join(source)
-    };
+    let mut source = source_of(m, ctx.bundle);
     // A source the init cannot reach (under a 0700 directory, for the root of a new user
     // namespace) is opened by husk in our mount namespace, as runc does; mounted through
     // its fd.

@@ -33,6 +33,7 @@ pub fn mounts(
     masked_files: &[String],
 ) -> Vec<ExternalMount> {
     let root = Root::open(rootfs).ok();
+    let canonical = std::fs::canonicalize(rootfs).unwrap_or_else(|_| rootfs.to_path_buf());
     let plan = spec.linux().as_ref().map(NamespacePlan::from_linux);
     let own_cgroupns = plan
         .as_ref()
@@ -42,20 +43,9 @@ pub fn mounts(
         .is_some_and(|p| p.new_user || p.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER));
     let mut out = Vec::new();
     for m in spec.mounts().iter().flatten() {
-        let dest = resolved(root.as_ref(), rootfs, m.destination());
+        let dest = resolved(root.as_ref(), &canonical, m.destination());
         let typ = m.typ().as_deref().unwrap_or("");
-        let is_bind = typ == "bind"
-            || m.options()
-                .iter()
-                .flatten()
-                .any(|o| o == "bind" || o == "rbind");
-        if is_bind {
-            let source = m.source().clone().unwrap_or_default();
-            let source = if source.is_relative() {
-                bundle.join(source)
-            } else {
-                source
-            };
+        if let Some(source) = crate::mounts::bind_source(m, bundle) {
             out.push(same_key(dest, source));
         } else if (typ == "cgroup" || typ == "cgroup2") && !own_cgroupns {
             out.extend(cgroup_binds(&dest, cgroup));
@@ -123,15 +113,14 @@ fn device_binds(spec: &Spec) -> Vec<ExternalMount> {
         .collect()
 }
 
-/// `dest` as the kernel shows it in the container: symlinks in the rootfs followed (a mount
-/// on a symlink lands on its target), else the path cleaned of `.` and `//`.
-pub fn resolved(root: Option<&Root>, rootfs: &Path, dest: &Path) -> String {
-    let canonical = std::fs::canonicalize(rootfs).unwrap_or_else(|_| rootfs.to_path_buf());
+/// `dest` as the kernel shows it in the container: symlinks in the rootfs (`canonical`, the
+/// rootfs's own real path) followed, since a mount on a symlink lands on its target; else
+/// the path cleaned of `.` and `//`.
+pub fn resolved(root: Option<&Root>, canonical: &Path, dest: &Path) -> String {
     let found = root
         .and_then(|r| r.lookup(dest).ok())
         .and_then(|fd| std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok());
-    if let Some(inner) = found.and_then(|p| p.strip_prefix(&canonical).ok().map(Path::to_path_buf))
-    {
+    if let Some(inner) = found.and_then(|p| p.strip_prefix(canonical).ok().map(Path::to_path_buf)) {
         return format!("/{}", inner.display());
     }
     let mut clean = PathBuf::from("/");
@@ -195,7 +184,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("real")).unwrap();
         let _ = std::os::unix::fs::symlink("real", dir.join("link"));
         let root = Root::open(&dir).unwrap();
-        let r = resolved(Some(&root), &dir, Path::new("/link"));
+        let canonical = std::fs::canonicalize(&dir).unwrap();
+        let r = resolved(Some(&root), &canonical, Path::new("/link"));
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(r, "/real");
     }

@@ -507,20 +507,12 @@ fn prepare_mountpoints(spec: &Spec, bundle_dir: &Path, rootfs: &Path) -> Result<
     let result = (|| -> Result<(), Error> {
         for m in &mounts {
             let dest = m.destination();
-            let is_bind = m.typ().as_deref() == Some("bind")
-                || m.options()
-                    .iter()
-                    .flatten()
-                    .any(|o| o == "bind" || o == "rbind");
-            if !is_bind || tmpfs.iter().any(|t| dest.starts_with(t) && dest != *t) {
+            let Some(source) = crate::mounts::bind_source(m, bundle_dir) else {
+                continue;
+            };
+            if tmpfs.iter().any(|t| dest.starts_with(t) && dest != *t) {
                 continue;
             }
-            let source = m.source().clone().unwrap_or_default();
-            let source = if source.is_relative() {
-                bundle_dir.join(source)
-            } else {
-                source
-            };
             let target = if source.is_dir() {
                 root.mkdir_all(dest, 0o755)?
             } else {
