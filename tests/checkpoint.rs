@@ -8,7 +8,7 @@
 //! cases husk decides before CRIU runs are not ignored. Needs root.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{channel, Receiver};
@@ -103,10 +103,16 @@ fn counting_bundle() -> TestBundle {
     b
 }
 
-fn start_counting(h: &Husk, b: &TestBundle, id: &str) -> Piped {
+/// `run -d` with the container's stdio on pipes the test holds.
+fn start_with_pipes(h: &Husk, b: &TestBundle, id: &str) -> Piped {
     let bundle = b.path().to_str().unwrap();
     let (status, piped) = husk_with_pipes(h, &["run", "-d", "-b", bundle, id]);
     assert!(status.success(), "run -d: {}", piped.err());
+    piped
+}
+
+fn start_counting(h: &Husk, b: &TestBundle, id: &str) -> Piped {
+    let piped = start_with_pipes(h, b, id);
     let first: i64 = piped.line().trim().parse().unwrap();
     assert_eq!(first, 0);
     piped
@@ -502,9 +508,7 @@ fn an_established_tcp_connection_on_loopback() {
     b.config["linux"]["resources"]["pids"] = json!({"limit": 57});
     b.write();
     let (h, _work, images, id) = scene("tcp");
-    let bundle = b.path().to_str().unwrap();
-    let (status, before) = husk_with_pipes(&h, &["run", "-d", "-b", bundle, &id]);
-    assert!(status.success(), "{}", before.err());
+    let before = start_with_pipes(&h, &b, &id);
     let _ = before.line();
     // Without --tcp-established CRIU refuses the connection, and the container runs on.
     let out = h.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
@@ -784,4 +788,197 @@ fn a_pre_dump_without_memory_tracking_says_so() {
     assert!(err.contains("mem_dirty_track"), "{err}");
     assert_eq!(h.state(&id)["status"], "running");
     h.ok(&["delete", "--force", &id]);
+}
+
+/// busybox's logger, reading the count on its stdin, keeps one datagram socket connected to
+/// /dev/log for its whole life (glibc's syslog): /dev/log is made a link to a socket outside
+/// the container's process tree, so the container holds an external unix socket.
+const LOGGER: &str = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done | logger -t cnt";
+
+/// The count in one syslog datagram, "<13>Nov 30 21:00:00 cnt: 7".
+fn logged(socket: &UnixDatagram) -> Option<i64> {
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).ok()?;
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    msg.rsplit(": ").next()?.trim().parse().ok()
+}
+
+/// A datagram socket bound at `path`, made in the network namespace of process `pid`, as a
+/// sidecar sharing the container's network would make it: CRIU finds a unix socket's peer
+/// among the sockets of the namespaces it dumps, and only there.
+fn bound_in_netns_of(pid: i64, path: &Path) -> UnixDatagram {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        UnixDatagram::bind(path).unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn an_external_unix_socket_with_ext_unix_sk() {
+    skip_unless_root!();
+    let (h, work, images, id) = scene("extunix");
+    // The socket's directory is at the same path inside, so that CRIU finds the peer by the
+    // name it was bound with, whichever side it connects from.
+    let dir = work.path().join("log");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("log.sock");
+    let script = format!("ln -s {} /dev/log && {LOGGER}", path.display());
+    let mut b = TestBundle::busybox(&["sh", "-c", &script]);
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 57});
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"type": "bind", "source": dir, "destination": dir, "options": ["bind"]}));
+    b.write();
+    let bundle = b.path().to_str().unwrap();
+    let (status, before) = husk_with_pipes(&h, &["create", "-b", bundle, &id]);
+    assert!(status.success(), "create: {}", before.err());
+    let log = bound_in_netns_of(h.state(&id)["pid"].as_i64().unwrap(), &path);
+    log.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    h.ok(&["start", &id]);
+    assert_eq!(logged(&log), Some(0), "the count arrives on the socket");
+    // Without --ext-unix-sk CRIU refuses the socket, and the container runs on.
+    let out = h.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
+    assert!(
+        !out.status.success(),
+        "an external socket needs --ext-unix-sk"
+    );
+    assert_eq!(h.state(&id)["status"], "running");
+    assert!(logged(&log).is_some(), "still logging after the refusal");
+    checkpoint(&h, &id, &images, &["--ext-unix-sk"]);
+    let _ = before.rest();
+    let mut last = None;
+    log.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    while let Some(n) = logged(&log) {
+        last = Some(n);
+    }
+    let last = last.expect("datagrams up to the checkpoint");
+    log.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _after = restore_with_pipes(&h, &b, &id, &images, &["--ext-unix-sk"]);
+    assert_eq!(
+        logged(&log),
+        Some(last + 1),
+        "the restored socket is connected to the host's again"
+    );
+    assert_restored_is_a_container(&h, &id);
+}
+
+/// The inode of a network namespace file, as `ls -iL` shows it.
+fn inode(path: &str) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap())
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn twice_in_a_joined_network_namespace() {
+    skip_unless_root!();
+    let (h, _work, images, id) = scene("extnet");
+    let ns = unique("ns");
+    let out = std::process::Command::new("ip")
+        .args(["netns", "add", &ns])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ip netns add: {}", text(&out.stderr));
+    let path = format!("/run/netns/{ns}");
+    let mut b = counting_bundle();
+    for n in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if n["type"] == "network" {
+            n["path"] = json!(path);
+        }
+    }
+    b.write();
+    let mut out = start_counting(&h, &b, &id);
+    for round in 0..2 {
+        let _ = std::fs::remove_dir_all(&images);
+        checkpoint(&h, &id, &images, &["--manage-cgroups-mode", "ignore"]);
+        let last = *numbers(&out.rest()).last().unwrap();
+        out = restore_with_pipes(&h, &b, &id, &images, &["--manage-cgroups-mode", "ignore"]);
+        let next: i64 = out.line().trim().parse().unwrap();
+        assert_eq!(next, last + 1, "round {round}");
+        let pid = h.state(&id)["pid"].as_i64().unwrap();
+        assert_eq!(
+            inode(&format!("/proc/{pid}/ns/net")),
+            inode(&path),
+            "round {round}: restored into the joined namespace"
+        );
+    }
+    assert_restored_is_a_container(&h, &id);
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &ns])
+        .status();
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn restored_into_another_cgroup_with_manage_cgroups_mode_ignore() {
+    skip_unless_root!();
+    let (h, work, images, id) = scene("cgmove");
+    let mut b = counting_bundle();
+    let (first, second) = (format!("/{id}-first"), format!("/{id}-second"));
+    b.config["linux"]["cgroupsPath"] = json!(first);
+    b.write();
+    let before = start_counting(&h, &b, &id);
+    let old = Path::new("/sys/fs/cgroup").join(&first[1..]);
+    assert!(old.is_dir());
+    checkpoint(&h, &id, &images, &["--manage-cgroups-mode", "ignore"]);
+    let last = *numbers(&before.rest()).last().unwrap();
+    assert!(!old.exists(), "the checkpointed container's cgroup is gone");
+    b.config["linux"]["cgroupsPath"] = json!(second);
+    b.write();
+    let pid_file = work.path().join("pid");
+    let after = restore_with_pipes(
+        &h,
+        &b,
+        &id,
+        &images,
+        &[
+            "--manage-cgroups-mode",
+            "ignore",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(after.line().trim().parse::<i64>().unwrap(), last + 1);
+    assert!(!old.exists(), "nothing made again at the old path");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).unwrap();
+    assert_eq!(
+        cg.trim(),
+        format!("0::{second}"),
+        "the init is in the new cgroup"
+    );
+    assert_restored_is_a_container(&h, &id);
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn an_execed_process_is_restored_with_the_init() {
+    skip_unless_root!();
+    let (h, _work, images, id) = scene("crexec");
+    let b = counting_bundle();
+    let mut out = start_counting(&h, &b, &id);
+    let mut execed: Option<String> = None;
+    for round in 0..2 {
+        let _ = std::fs::remove_dir_all(&images);
+        checkpoint(&h, &id, &images, &[]);
+        let _ = out.rest();
+        out = restore_with_pipes(&h, &b, &id, &images, &[]);
+        if let Some(pid) = &execed {
+            let ls = h.run(&["exec", &id, "ls", "-ld", &format!("/proc/{pid}")]);
+            assert!(ls.status.success(), "round {round}: pid {pid} came back");
+        }
+        let started = h.ok(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "sleep 1000 </dev/null >/dev/null 2>&1 & echo $!",
+        ]);
+        execed = Some(started.trim().to_string());
+    }
+    assert_restored_is_a_container(&h, &id);
 }

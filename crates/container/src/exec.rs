@@ -302,7 +302,11 @@ fn open_target(config: &oci_spec::runtime::Spec, pid: i32) -> Result<Target, Err
         .collect();
     let mut namespaces = Vec::new();
     for (typ, name) in JOIN_ORDER {
-        if !listed.contains(typ) {
+        // CRIU restores a container into a time namespace of its own (so that its monotonic
+        // clocks go on where they were) even when the config lists none: the time namespace
+        // is the init's, whatever the config says, so that a restored container's exec'd
+        // process can be checkpointed with it.
+        if !listed.contains(typ) && *typ != LinuxNamespaceType::Time {
             continue;
         }
         let path = format!("/proc/{pid}/ns/{name}");
