@@ -75,10 +75,13 @@ group_guest() {
 }
 
 # The checkpoint guest runs the host's criu (it cannot run on the host's own kernel) and the
-# tools criu calls: ip, iptables (the nft backend), GNU tar.
+# tools criu calls: ip, iptables (the nft backend), GNU tar; containerd (with ctr and the
+# runc v2 shim) for containerd's own checkpoint and restore; busybox-static for its image.
 group_checkpoint() {
     group_guest
     have criu ip xtables-nft-multi tar || apt_install criu iproute2 iptables tar
+    have containerd ctr containerd-shim-runc-v2 || apt_install containerd
+    have busybox || apt_install busybox-static
 }
 
 # The systemd guest's PID 1 and systemctl come from the host's systemd package (installed,

@@ -982,3 +982,6 @@ fn an_execed_process_is_restored_with_the_init() {
     }
     assert_restored_is_a_container(&h, &id);
 }
+
+#[path = "checkpoint_parts/containerd.rs"]
+mod containerd;

@@ -10,7 +10,8 @@
 #
 # With --checkpoint the guest also has what CRIU needs (make test-checkpoint): criu and the
 # tools it runs (GNU tar, ip, iptables), loopback up, the socket diag modules, nf_tables and
-# what it loads (crc32c), tun and veth. CRIU 3.17 cannot run on these machines' own kernel.
+# what it loads (crc32c), tun and veth; and containerd with its runc shim, ctr, overlayfs and a
+# busybox image, for containerd's own checkpoint and restore. CRIU 3.17 cannot run on these machines' own kernel.
 #
 # Prints the guest's console and exits with the tests' exit code. The run counts only if the
 # guest says so: with --systemd, that systemd is PID 1; and the test binary's result line
@@ -55,7 +56,7 @@ if $systemd; then
     binaries="$binaries /lib/systemd/systemd /usr/bin/systemctl"
 fi
 if $checkpoint; then
-    for tool in criu tar ip xtables-nft-multi flock; do
+    for tool in criu tar ip xtables-nft-multi flock containerd containerd-shim-runc-v2 ctr; do
         path=$(command -v "$tool" || true)
         if [ -z "$path" ]; then
             echo "cgroupv2: $tool is missing: run integration/deps.sh checkpoint" >&2
@@ -78,7 +79,8 @@ if $checkpoint; then
     mods=/lib/modules/$kver
     for sub in kernel/net/unix kernel/net/ipv4 kernel/net/ipv6 kernel/net/netlink \
         kernel/net/packet kernel/net/netfilter kernel/net/core kernel/crypto \
-        kernel/arch/x86/crypto kernel/lib kernel/drivers/net/tun.ko kernel/drivers/net/veth.ko; do
+        kernel/arch/x86/crypto kernel/lib kernel/drivers/net/tun.ko kernel/drivers/net/veth.ko \
+        kernel/fs/overlayfs; do
         [ -e "$mods/$sub" ] || continue
         mkdir -p "$root$mods/$(dirname "$sub")"
         cp -a "$mods/$sub" "$root$mods/$(dirname "$sub")/"
@@ -90,6 +92,10 @@ if $checkpoint; then
         cp "$fake" "$root/bin/fake-criu"
         binaries="$binaries $fake"
     fi
+    # containerd's checkpoint case imports a busybox image built here, as the client tests do.
+    mkdir -p "$root/images"
+    python3 "$(dirname "$0")/../clients/image.py" "$root/images/busybox.tar" \
+        docker.io/library/husk-busybox:latest
     cp "$mods"/modules.dep "$mods"/modules.alias "$mods"/modules.builtin \
         "$mods"/modules.order "$mods"/modules.symbols "$root$mods/" 2>/dev/null || true
 fi
@@ -109,7 +115,7 @@ echo 'root:x:0:' > "$root/etc/group"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mount -t tmpfs -o size=900m tmpfs /newroot
-/bin/busybox cp -a /bin /lib /lib64 /etc /usr /stage2 /tests /newroot/ 2>/dev/null
+/bin/busybox cp -a /bin /lib /lib64 /etc /usr /stage2 /tests /images /newroot/ 2>/dev/null
 /bin/busybox mkdir -p /newroot/sbin
 exec /bin/busybox switch_root /newroot /stage2
 INIT
@@ -121,7 +127,7 @@ insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
 if [ -d /lib/modules/$(uname -r)/kernel/net ]; then
     echo /bin/modprobe > /proc/sys/kernel/modprobe
     for m in unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables \
-        nft_compat nft_chain_nat nf_conntrack xt_mark tun veth; do
+        nft_compat nft_chain_nat nf_conntrack xt_mark tun veth overlay; do
         modprobe "$m" || echo "guest: modprobe $m failed"
     done
     ip link set lo up
@@ -130,6 +136,7 @@ fi
 echo "guest: $(uname -r), cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "guest: PID 1 is $(cat /proc/1/comm), /run/systemd/system $(test -d /run/systemd/system && echo present || echo absent)"
 [ -x /bin/fake-criu ] && export HUSK_FAKE_CRIU=/bin/fake-criu
+[ -f /images/busybox.tar ] && export HUSK_CTR_IMAGE=/images/busybox.tar
 HUSK_BIN=/bin/husk RUST_BACKTRACE=1 /bin/cgroup-tests --test-threads=1 @TEST_ARGS@
 echo "HUSK-CGROUPV2-EXIT=$?"
 sync

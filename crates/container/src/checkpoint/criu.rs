@@ -67,7 +67,7 @@ impl Criu {
         Ok(resp)
     }
 
-    /// Start `criu swrk 3` with `fds` at 4, 5 and on. With `stdio`, CRIU gets husk's own
+    /// Start `criu swrk 3` with `fds` at 4, 5 and on (fds CRIU uses as its own: inherit_fd). With `stdio`, CRIU gets husk's own
     /// standard streams (a restore hands them to the restored process); otherwise none.
     pub fn spawn(&self, fds: Vec<RawFd>, stdio: bool) -> Result<Session, CheckpointError> {
         let (ours, theirs) = socketpair(

@@ -3,7 +3,7 @@
 //! --pre-dump keeps it.
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -56,18 +56,17 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<(), Error> 
     check_features(&criu, opts)?;
     let work = open_work_dir(&opts.criu)?;
     let externals = dump_externals(&stored)?;
-    let request = Request::new(&stored, opts, version, work.is_some(), &externals)?;
+    let dirs = Dirs::of(&images, work.as_ref());
+    let request = Request::new(&stored, opts, version, dirs, &externals)?;
     if !opts.pre_dump {
         write_records(&stored, opts, &externals.mounts)?;
     }
-    let mut fds = vec![images.as_raw_fd()];
-    fds.extend(work.as_ref().map(|w| w.as_raw_fd()));
     let log_dir = opts
         .criu
         .work_path
         .as_deref()
         .unwrap_or(&opts.criu.image_path);
-    let mut session = criu.spawn(fds, false)?;
+    let mut session = criu.spawn(Vec::new(), false)?;
     let result = session.request(&request.0, &mut |_, _| Ok(()));
     let _ = session.wait();
     if let Err(e) = result {
@@ -225,10 +224,10 @@ impl Request {
         stored: &Stored,
         opts: &CheckpointOptions,
         version: u32,
-        has_work: bool,
+        dirs: Dirs,
         ext: &DumpExternals,
     ) -> Result<Request, Error> {
-        let mut o = common_opts(&opts.criu, has_work, "dump.log");
+        let mut o = common_opts(&opts.criu, dirs, "dump.log");
         o.int32(2, stored.pid)
             .string(13, &stored.rootfs.to_string_lossy())
             .bool(3, opts.leave_running)
@@ -275,13 +274,31 @@ impl Request {
     }
 }
 
-/// The options both requests carry: the image directory at fd 4 and the work directory at 5,
-/// the log, the cgroup mode and the shared flags.
-pub(super) fn common_opts(c: &CriuOptions, has_work: bool, log: &str) -> Message {
+/// The image and work directories, as fds of husk's own: CRIU opens them as
+/// /proc/<requester>/fd/N, the requester being the process at the other end of its socket,
+/// husk (runc passes its own fd numbers too).
+#[derive(Clone, Copy)]
+pub(super) struct Dirs {
+    images: RawFd,
+    work: Option<RawFd>,
+}
+
+impl Dirs {
+    pub(super) fn of(images: &OwnedFd, work: Option<&OwnedFd>) -> Dirs {
+        Dirs {
+            images: images.as_raw_fd(),
+            work: work.map(|w| w.as_raw_fd()),
+        }
+    }
+}
+
+/// The options both requests carry: the directories, the log, the cgroup mode and the shared
+/// flags.
+pub(super) fn common_opts(c: &CriuOptions, dirs: Dirs, log: &str) -> Message {
     let mut o = Message::new();
-    o.int32(1, 4).int32(9, 4).string(10, log);
-    if has_work {
-        o.int32(17, 5);
+    o.int32(1, dirs.images).int32(9, 4).string(10, log);
+    if let Some(work) = dirs.work {
+        o.int32(17, work);
     }
     o.bool(24, true)
         .bool(12, true)

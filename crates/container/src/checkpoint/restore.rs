@@ -14,7 +14,7 @@ use nix::sched::CloneFlags;
 use oci_spec::runtime::Spec;
 
 use super::criu::Criu;
-use super::dump::{common_opts, config_file, open_dir, open_work_dir, too_old};
+use super::dump::{common_opts, config_file, open_dir, open_work_dir, too_old, Dirs};
 use super::externals::{self, ExternalMount};
 use super::proto::{Message, ReqType, Response};
 use super::{CheckpointError, CriuOptions, ImageRecord, DESCRIPTORS, IMAGE_RECORD};
@@ -257,12 +257,11 @@ impl<'a> Restoring<'a> {
         )?;
         let images = open_dir(&self.images, "--image-path")?;
         let work = open_work_dir(o)?;
-        let mut fds: Vec<RawFd> = vec![images.as_raw_fd()];
-        fds.extend(work.as_ref().map(|w| w.as_raw_fd()));
         let ns_files = self.external_namespace_files()?;
-        let first_ns_fd = 4 + fds.len() as i32;
-        fds.extend(ns_files.iter().map(|(_, f)| f.as_raw_fd()));
-        let mut req = self.request(o, work.is_some(), &root, &ns_files, first_ns_fd)?;
+        // The namespaces are CRIU's own fds (inherit_fd), from 4 on.
+        let fds: Vec<RawFd> = ns_files.iter().map(|(_, f)| f.as_raw_fd()).collect();
+        let dirs = Dirs::of(&images, work.as_ref());
+        let mut req = self.request(o, dirs, &root, &ns_files, 4)?;
         let mut session = criu.spawn(fds, true)?;
         self.cgroup
             .after_hello(session.pid(), false, &self.bundle.spec)?;
@@ -300,12 +299,12 @@ impl<'a> Restoring<'a> {
     fn request(
         &self,
         o: &CriuOptions,
-        has_work: bool,
+        dirs: Dirs,
         root: &Path,
         ns_files: &[(CloneFlags, OwnedFd)],
         first_ns_fd: i32,
     ) -> Result<Message, Error> {
-        let mut req = common_opts(o, has_work, "restore.log");
+        let mut req = common_opts(o, dirs, "restore.log");
         req.bool(6, true)
             .bool(26, true)
             .string(13, &root.to_string_lossy());
