@@ -983,5 +983,75 @@ fn an_execed_process_is_restored_with_the_init() {
     assert_restored_is_a_container(&h, &id);
 }
 
+/// The first byte written to `fd` (a pipe's read end), within 60 s.
+fn first_byte(fd: std::os::fd::OwnedFd) -> Option<u8> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 1];
+        let n = std::io::Read::read(&mut std::fs::File::from(fd), &mut b).unwrap_or(0);
+        let _ = tx.send((n == 1).then_some(b[0]));
+    });
+    rx.recv_timeout(Duration::from_secs(60)).ok().flatten()
+}
+
+#[test]
+#[ignore = "CRIU cannot dump on this kernel: make test-checkpoint runs it in a guest"]
+fn lazy_pages_through_a_page_server_and_a_status_fd() {
+    skip_unless_root!();
+    let b = counting_bundle();
+    let (h, _work, images, id) = scene("lazy");
+    let before = start_counting(&h, &b, &id);
+    // As runc's test: the dump serves the pages on a port and says on --status-fd (one zero
+    // byte) when it is ready; CRIU's lazy-pages daemon takes them from there for the restore.
+    let (ready, ready_w) = nix::unistd::pipe().unwrap();
+    let status_fd = std::os::fd::AsRawFd::as_raw_fd(&ready_w).to_string();
+    std::fs::create_dir_all(&images).unwrap();
+    let dump = h
+        .cmd()
+        .args([
+            "checkpoint",
+            "--lazy-pages",
+            "--page-server",
+            "0.0.0.0:27277",
+        ])
+        .args(["--status-fd", &status_fd, "--manage-cgroups-mode", "ignore"])
+        .arg("--image-path")
+        .arg(&images)
+        .arg(&id)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(ready_w);
+    assert_eq!(
+        first_byte(ready),
+        Some(0),
+        "the dump says it is ready on --status-fd"
+    );
+    assert!(images.join("inventory.img").exists());
+    let mut daemon = std::process::Command::new("criu")
+        .args(["lazy-pages", "--page-server", "--address", "127.0.0.1"])
+        .args(["--port", "27277", "-D"])
+        .arg(&images)
+        .spawn()
+        .unwrap();
+    // The checkpointed container is not gone until its last page has gone: another id, and
+    // CRIU told to leave the cgroups alone (the restored tree stays in the new container's,
+    // where CRIU is put), or it would put it back in the checkpointed container's.
+    let other = unique("lazy-restored");
+    let ignore = ["--lazy-pages", "--manage-cgroups-mode", "ignore"];
+    let after = restore_with_pipes(&h, &b, &other, &images, &ignore);
+    let dumped = dump.wait_with_output().unwrap();
+    assert!(dumped.status.success(), "{}", text(&dumped.stderr));
+    assert!(daemon.wait().unwrap().success(), "criu lazy-pages");
+    let last = *numbers(&before.rest()).last().unwrap();
+    let next: i64 = after.line().trim().parse().unwrap();
+    assert_eq!(next, last + 1, "the lazily restored process counts on");
+    assert!(
+        h.run(&["state", &id]).status.code() != Some(0),
+        "the checkpointed container is gone once its pages are"
+    );
+    assert_restored_is_a_container(&h, &other);
+}
+
 #[path = "checkpoint_parts/containerd.rs"]
 mod containerd;

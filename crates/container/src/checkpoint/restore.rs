@@ -272,9 +272,11 @@ impl<'a> Restoring<'a> {
         let _ = session.wait();
         let log_dir = o.work_path.as_deref().unwrap_or(&self.images);
         match result {
-            Ok(resp) => resp
-                .restored_pid
-                .or(self.pid)
+            // The pid of the post-restore notification first (runc takes it from there),
+            // the answer's only when there was none.
+            Ok(resp) => self
+                .pid
+                .or(resp.restored_pid.filter(|pid| *pid > 0))
                 .ok_or_else(|| Error::Init("CRIU did not say which process it restored".into())),
             Err(e) => {
                 super::quote_criu_log(log_dir, "restore.log");
