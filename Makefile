@@ -70,6 +70,8 @@ fuzz:
 test-cgroupv2: deps-cgroupv2 build
 	tests=$$($(CARGO) test -p husk-e2e --test cgroups --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
+	tests=$$($(CARGO) test -p husk-e2e --test procfs --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
+	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
 
 # Checkpoint and restore (tests/checkpoint.rs) in a cgroup v2 guest with CRIU: Debian's criu
 # 3.17 cannot run on these machines' own kernel (docs/checkpoint.md).

@@ -274,7 +274,29 @@ impl Drop for Husk {
         };
         for e in entries.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
-            let _ = run_to_files(self.cmd().args(["delete", "--force", &id]));
+            if !id.starts_with('@') {
+                let _ = run_to_files(self.cmd().args(["delete", "--force", &id]));
+            }
+        }
+        self.stop_procfs_daemon();
+    }
+}
+
+impl Husk {
+    /// The procfs daemon a create started for this state root, stopped (it unmounts).
+    pub fn stop_procfs_daemon(&self) {
+        let pid_file = self.root.path().join("@procfs.pid");
+        let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while pid_file.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The cgroup tests (tests/cgroups.rs) on a pure cgroup v2 host: Debian's kernel booted under
+# The cgroup tests (tests/cgroups.rs, and tests/procfs.rs) on a pure cgroup v2 host: Debian's kernel booted under
 # qemu (software emulation: /dev/kvm hangs on these machines) with cgroup_no_v1=all, from an
 # initramfs holding husk, the test binary, the libraries they link and busybox.
 #
@@ -105,8 +105,20 @@ for bin in $binaries; do
         cp -L "$lib" "$root$lib"
     done
 done
-# A ram disk gives the block I/O and device tests a block device.
+# A ram disk gives the block I/O and device tests a block device; fuse gives husk's procfs
+# daemon (tests/procfs.rs) /dev/fuse.
 cp "/lib/modules/$kver/kernel/drivers/block/brd.ko" "$root/lib/modules/"
+cp "/lib/modules/$kver/kernel/fs/fuse/fuse.ko" "$root/lib/modules/"
+# procps's free (tests/procfs.rs), with its libraries.
+free=$(command -v free || true)
+if [ -n "$free" ]; then
+    mkdir -p "$root$(dirname "$free")"
+    cp "$free" "$root$free"
+    ldd "$free" | grep -o '/[^ ]*' | while read -r lib; do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+fi
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 echo 'root:x:0:' > "$root/etc/group"
 
@@ -124,6 +136,7 @@ cat > "$root/tests" <<'TESTS'
 #!/bin/busybox sh
 export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
+insmod /lib/modules/fuse.ko
 if [ -d /lib/modules/$(uname -r)/kernel/net ]; then
     echo /bin/modprobe > /proc/sys/kernel/modprobe
     for m in unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables \

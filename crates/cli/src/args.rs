@@ -35,6 +35,10 @@ pub struct Cli {
     /// The CRIU binary checkpoint and restore run (default: criu from PATH).
     #[arg(long, global = true)]
     pub criu: Option<PathBuf>,
+    /// Give every container /proc files computed from its cgroup (husk's procfs daemon), as
+    /// the run.husk.procfs annotation does for one container.
+    #[arg(long, global = true)]
+    pub procfs: bool,
     /// Print the version.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -114,6 +118,9 @@ pub enum Command {
     },
     /// Print the features husk supports (the runtime spec's features.json).
     Features,
+    /// Serve /proc files computed from each reader's cgroup, at <root>/@procfs, until
+    /// SIGTERM (the first create that needs it starts it).
+    Procfs,
     /// Save a running container to disk with CRIU (it is deleted after, unless
     /// --leave-running or --pre-dump).
     Checkpoint(Box<CheckpointArgs>),

@@ -30,11 +30,10 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     }
     match command {
         Command::Create(a) => {
-            create(&store, &create_options(a, cli.systemd_cgroup))
-                .with_context(|| format!("create {}", a.id))?;
+            create(&store, &create_options(a, cli)).with_context(|| format!("create {}", a.id))?;
         }
         Command::Start { id } => start(&store, id).with_context(|| format!("start {id}"))?,
-        Command::Run(r) => return run_cmd(&store, r, cli.systemd_cgroup),
+        Command::Run(r) => return run_cmd(&store, r, cli),
         Command::State { id } => {
             let stored = store.peek(id)?;
             let status = status_of(&root.join(id), &stored);
@@ -79,6 +78,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&f)?);
         }
         Command::Spec { bundle, rootless } => spec(bundle, *rootless)?,
+        Command::Procfs => husk_container::procfs::serve(&store).context("procfs")?,
     }
     Ok(0)
 }
@@ -96,7 +96,7 @@ fn events_cmd(store: &Store, id: &str, interval: &str, stats: bool) -> Result<()
     .with_context(|| format!("events {id}"))
 }
 
-fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
+fn create_options(a: &CreateArgs, cli: &Cli) -> CreateOptions {
     CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
@@ -108,7 +108,8 @@ fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
         preserve_fds: a.preserve_fds,
         listen_fds: listen_fds(),
         foreground: false,
-        systemd_cgroup,
+        systemd_cgroup: cli.systemd_cgroup,
+        procfs_all: cli.procfs,
     }
 }
 
@@ -128,14 +129,14 @@ fn listen_fds() -> u32 {
 }
 
 /// create + start, then (unless --detach) wait, delete, and exit with the container's code.
-fn run_cmd(store: &Store, r: &crate::args::RunArgs, systemd_cgroup: bool) -> Result<i32> {
+fn run_cmd(store: &Store, r: &crate::args::RunArgs, cli: &Cli) -> Result<i32> {
     let id = &r.create.id;
     if !r.detach && !r.no_subreaper {
         wait::become_subreaper()?;
     }
     let opts = CreateOptions {
         foreground: !r.detach,
-        ..create_options(&r.create, systemd_cgroup)
+        ..create_options(&r.create, cli)
     };
     let created = create(store, &opts).with_context(|| format!("run {id}: create"))?;
     if let Err(e) = start(store, id) {

@@ -49,6 +49,9 @@ pub struct CreateOptions {
     pub foreground: bool,
     /// `--systemd-cgroup`: the cgroup is a transient systemd scope (husk_cgroups::systemd).
     pub systemd_cgroup: bool,
+    /// `--procfs`: every container gets the served /proc files unless its annotation says
+    /// otherwise (procfs.rs).
+    pub procfs_all: bool,
 }
 
 /// What `create` made: the init's host pid, and the pty master when husk keeps it (a
@@ -62,7 +65,7 @@ pub struct Created {
 /// Create the container: each phase below undoes nothing itself; what it made is owned by the
 /// `Creation`, which takes it all back if a later phase fails (or husk returns early).
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created, Error> {
-    let prepared = Prepared::new(opts)?;
+    let prepared = Prepared::new(store, opts)?;
     let mut c = Creation::begin(store, opts, prepared)?;
     c.fork()?;
     c.place_and_map()?;
@@ -82,10 +85,12 @@ struct Prepared {
     seccomp: Option<SeccompPlan>,
     seccomp_listener: Option<std::os::unix::net::UnixStream>,
     use_exec_stub: bool,
+    /// The /proc files husk's procfs daemon serves it, the daemon answering.
+    procfs: Option<crate::procfs::Served>,
 }
 
 impl Prepared {
-    fn new(opts: &CreateOptions) -> Result<Prepared, Error> {
+    fn new(store: &Store, opts: &CreateOptions) -> Result<Prepared, Error> {
         crate::state::validate_id(&opts.id)?;
         let mut bundle = Bundle::load(&opts.bundle)?;
         let use_exec_stub = protect_husk_binary(&bundle.spec)?;
@@ -133,6 +138,13 @@ impl Prepared {
             Some(l) if seccomp.as_ref().is_some_and(|p| p.notify) => Some(connect_listener(l)?),
             _ => None,
         };
+        let procfs = crate::procfs::prepare(
+            store,
+            &bundle.spec,
+            opts.procfs_all,
+            rootless,
+            plan.has_own_mount_namespace(),
+        )?;
         Ok(Prepared {
             bundle,
             plan,
@@ -141,6 +153,7 @@ impl Prepared {
             seccomp,
             seccomp_listener,
             use_exec_stub,
+            procfs,
         })
     }
 }
@@ -198,6 +211,7 @@ impl<'a> Creation<'a> {
             creating: Creator::me(),
             host_mounts_on_rootfs: (!p.plan.has_own_mount_namespace())
                 .then(|| crate::rootfs::mounts_on(&p.bundle.rootfs)),
+            procfs: p.procfs.iter().flat_map(|s| s.names()).collect(),
         };
         dir.save(&stored)?;
         stage("state-dir");
@@ -276,6 +290,7 @@ impl<'a> Creation<'a> {
             state_lock: self.dir.lock_fd(),
             rootless: self.p.rootless,
             use_exec_stub: self.p.use_exec_stub,
+            procfs: self.p.procfs.as_ref(),
         }
     }
 

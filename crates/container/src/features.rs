@@ -119,10 +119,13 @@ pub fn features() -> Features {
         },
         // Annotations through which a config changes what husk does on the host (runc lists
         // bundle, org.systemd.property. and org.criu.config, which it reads): husk reads
-        // org.criu.config (a CRIU config file for checkpoint and restore).
-        "potentiallyUnsafeConfigAnnotations": ["org.criu.config"],
+        // org.criu.config (a CRIU config file for checkpoint and restore) and run.husk.procfs
+        // (it starts husk's procfs daemon on the host: procfs.rs).
+        "potentiallyUnsafeConfigAnnotations": ["org.criu.config", crate::procfs::ANNOTATION],
         "annotations": {
             "org.opencontainers.runc.checkpoint.enabled": "true",
+            // What the run.husk.procfs annotation may name ("true" for all of them).
+            (crate::procfs::ANNOTATION): "meminfo,cpuinfo,stat,uptime,loadavg,swaps,diskstats,cpu-online",
             "io.github.husk.version": env!("CARGO_PKG_VERSION")
         }
     });

@@ -53,6 +53,8 @@ pub struct InitArgs<'a> {
     /// stub the init makes when it needs it (not when husk runs from a sealed copy of itself;
     /// exec_stub.rs).
     pub use_exec_stub: bool,
+    /// The /proc files husk's procfs daemon serves the container (procfs.rs).
+    pub procfs: Option<&'a crate::procfs::Served>,
 }
 
 /// Report `err` to the parent and exit. Used by both forked processes.
@@ -214,6 +216,9 @@ fn build_world(a: &InitArgs<'_>) -> Result<World, SysError> {
     let rootfs = Root::open(&a.bundle.rootfs)?; // opened after the bind: the new mount
     let all_mounts = a.bundle.spec.mounts().clone().unwrap_or_default();
     build_filesystem(a, &mount_context(a, &rootfs, &from_husk), &all_mounts)?;
+    if let Some(served) = a.procfs {
+        crate::procfs::bind_into(&rootfs, served)?;
+    }
     let state = await_runtime_hooks(a)?;
     run_create_container_hooks(a, &state)?;
     // The host's procfs, verified, kept for the fifo and our own /proc/self files: nothing

@@ -37,6 +37,7 @@ pub mod pause;
 pub mod personality;
 pub mod process;
 pub mod process_info;
+pub mod procfs;
 pub mod resolve;
 pub mod rlimits;
 pub mod rootfs;
@@ -80,6 +81,8 @@ pub enum Error {
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error(transparent)]
+    Procfs(#[from] procfs::ProcfsError),
     /// What the forked init reported.
     #[error("container init: {0}")]
     Init(String),

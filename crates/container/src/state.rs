@@ -72,6 +72,10 @@ pub struct Stored {
     /// rootfs bind, and under it every mount of the config).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_mounts_on_rootfs: Option<usize>,
+    /// The /proc files served to it by husk's procfs daemon (procfs.rs), by name: a daemon
+    /// that starts again mounts them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub procfs: Vec<String>,
 }
 
 /// The `husk create` process at work on a container (pid and start time).

@@ -229,6 +229,90 @@ pub fn move_mount_onto(from: BorrowedFd<'_>, onto: BorrowedFd<'_>) -> io::Result
     Ok(rustix::mount::move_mount(from, c"", onto, c"", flags)?)
 }
 
+/// move_mount(2) of the detached mount `from` onto the path `target`, for a forked child of a
+/// threaded process: a raw call, no allocation. 0, or the errno.
+pub fn move_mount_raw(from: RawFd, target: &CStr) -> i32 {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // SAFETY: both strings are valid C strings that outlive the call; the fds are the
+    // caller's.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if ret == 0 {
+        0
+    } else {
+        errno()
+    }
+}
+
+/// For a forked child of a threaded process: enter the mount namespace `ns`, make the
+/// directory `root` its root, and move each detached mount onto its target path there, over
+/// whatever was on it (unmounted first). Raw calls on what the caller made: no allocation.
+/// 0, or the errno of the step that failed.
+pub fn move_mounts_in_namespace(
+    ns: BorrowedFd<'_>,
+    root: BorrowedFd<'_>,
+    moves: &[(OwnedFd, CString)],
+) -> i32 {
+    // SAFETY: plain system calls on valid fds and C strings; nothing is allocated.
+    let entered = unsafe {
+        libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNS) == 0
+            && libc::fchdir(root.as_raw_fd()) == 0
+            && libc::chroot(c".".as_ptr()) == 0
+    };
+    if !entered {
+        return errno();
+    }
+    for (tree, target) in moves {
+        // SAFETY: as above; a target with nothing on it fails with EINVAL, which is fine.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        let err = move_mount_raw(tree.as_raw_fd(), target);
+        if err != 0 {
+            return err;
+        }
+    }
+    0
+}
+
+/// The calling thread's errno.
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Run `work` in a forked child and wait for it, from a process that may have other threads
+/// (husk's procfs daemon). `work` must only make raw system calls on what was made before the
+/// fork: no allocation, no lock, which another thread may have held at the fork. It returns 0
+/// or an errno, which becomes the child's exit code and this function's error.
+pub fn in_child(work: impl FnOnce() -> i32) -> io::Result<()> {
+    // SAFETY: the child runs only `work` (see above) and leaves with _exit, which runs no
+    // atexit handler and no destructor.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        ForkResult::Child => {
+            let code = work();
+            // SAFETY: _exit ends the child at once, as a forked child of a threaded process
+            // must.
+            unsafe { libc::_exit(code & 0xff) }
+        }
+        ForkResult::Parent { child } => {
+            match nix::sys::wait::waitpid(child, None).map_err(io::Error::from)? {
+                nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
+                nix::sys::wait::WaitStatus::Exited(_, code) => {
+                    Err(io::Error::from_raw_os_error(code))
+                }
+                other => Err(io::Error::other(format!("the child ended: {other:?}"))),
+            }
+        }
+    }
+}
+
 /// Mark every fd from `first` upward close-on-exec (close_range with CLOSE_RANGE_CLOEXEC), so
 /// that nothing of husk's leaks into the container (CVE-2024-21626).
 pub fn cloexec_from(first: u32) -> io::Result<()> {

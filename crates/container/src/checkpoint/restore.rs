@@ -142,6 +142,7 @@ impl<'a> Restoring<'a> {
             cgroup: None,
             creating: Creator::me(),
             host_mounts_on_rootfs: None,
+            procfs: Vec::new(),
         };
         dir.save(&stored)?;
         let path = dir.path.clone();
