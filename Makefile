@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: install uninstall docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-checkpoint deps-systemd deps-clients deps-bench demo test test-stress test-cgroupv2 test-checkpoint test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
+.PHONY: install uninstall docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-checkpoint deps-systemd deps-clients deps-bench deps-lxcfs demo test test-stress test-procfs bench-procfs test-cgroupv2 test-checkpoint test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -29,6 +29,9 @@ deps-clients:
 
 deps-install:
 	@sh integration/deps.sh install
+
+deps-lxcfs:
+	@sh integration/deps.sh lxcfs
 
 # Build husk, make a busybox bundle, run it and show its output.
 demo: deps build
@@ -71,7 +74,13 @@ test-cgroupv2: deps-cgroupv2 build
 	tests=$$($(CARGO) test -p husk-e2e --test cgroups --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
 	tests=$$($(CARGO) test -p husk-e2e --test procfs --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
-	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
+	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests" \
+	    --skip the_same_files_as_lxcfs --skip a_hundred_containers
+
+# husk's procfs daemon beside lxcfs (the same files, side by side), and 100 containers reading
+# their meminfo for 30 s (tests/procfs.rs's ignored cases; the others run in e2e).
+test-procfs: deps-lxcfs build
+	HUSK_BIN=$(CURDIR)/$(HUSK) $(CARGO) test -p husk-e2e --test procfs -- --ignored --test-threads=1 --nocapture
 
 # Checkpoint and restore (tests/checkpoint.rs) in a cgroup v2 guest with CRIU: Debian's criu
 # 3.17 cannot run on these machines' own kernel (docs/checkpoint.md).
@@ -95,7 +104,7 @@ test-clients: deps-clients build
 	bash integration/clients/docker.sh $(CURDIR)/$(HUSK)
 	bash integration/clients/cri.sh $(CURDIR)/$(HUSK) $(CURDIR)/$(CRI_CHECK)
 
-test: check unit e2e test-stress test-conformance test-cgroupv2 test-checkpoint test-systemd test-clients test-install
+test: check unit e2e test-stress test-procfs test-conformance test-cgroupv2 test-checkpoint test-systemd test-clients test-install
 
 # The conformance suite (integration/conformance): the checker, built statically so that it
 # runs inside a busybox rootfs, and the driver. `make conformance RUNTIME=/path` runs it
@@ -134,6 +143,15 @@ bench: deps-bench release
 	gcc -O2 -static -o bench/build/rss bench/rss.c
 	gcc -shared -fPIC -o bench/build/memlock-shim.so bench/memlock-shim.c -ldl
 	python3 bench/bench.py --husk $(CURDIR)/$(RELEASE) --out bench/results/$$(date -u +%Y%m%dT%H%M%SZ).json
+	$(MAKE) bench-procfs
+
+# husk's procfs daemon against lxcfs: the time of one read of meminfo in a container, and
+# each daemon's memory (bench/procfs.py; docs/procfs.md has the latest table).
+bench-procfs: deps-lxcfs release
+	mkdir -p bench/build
+	gcc -O2 -static -o bench/build/procread bench/procread.c
+	python3 bench/procfs.py --husk $(CURDIR)/$(RELEASE) --procread bench/build/procread \
+	  --out bench/results/procfs-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 clean:
 	$(CARGO) clean

@@ -36,9 +36,15 @@ fn run(h: &Husk, b: &TestBundle, prefix: &str) -> String {
 fn meminfo_has_the_memory_limit_as_its_total() {
     skip_unless_root!();
     let h = Husk::new();
-    let b = bundle("cat /proc/meminfo", 64 * MIB);
+    // (and the masked paths are still masked: /proc/timer_list reads as /dev/null)
+    let b = bundle("cat /proc/meminfo; wc -c < /proc/timer_list", 64 * MIB);
     b.write();
     let out = run(&h, &b, "meminfo");
+    assert_eq!(
+        out.lines().last(),
+        Some("0"),
+        "/proc/kcore is masked: {out}"
+    );
     assert_eq!(kb(&out, "MemTotal"), 64 * 1024, "{out}");
     assert!(kb(&out, "MemFree") < 64 * 1024);
     assert!(kb(&out, "MemAvailable") <= 64 * 1024);
@@ -234,6 +240,135 @@ fn without_the_annotation_nothing_changes() {
 }
 
 #[test]
+fn the_global_flag_serves_every_container_and_the_annotation_still_decides() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let mut b = TestBundle::busybox(&["grep", "MemTotal", "/proc/meminfo"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 72 * MIB});
+    b.write();
+    let with_flag = |b: &TestBundle| {
+        let id = unique("flag");
+        let out = h.run(&["--procfs", "run", "-b", b.path().to_str().unwrap(), &id]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        kb(&text(&out.stdout), "MemTotal")
+    };
+    assert_eq!(
+        with_flag(&b),
+        72 * 1024,
+        "no annotation: --procfs serves it"
+    );
+    b.config["annotations"] = json!({"run.husk.procfs": "false"});
+    b.write();
+    let host = std::fs::read_to_string("/proc/meminfo").unwrap();
+    assert_eq!(
+        with_flag(&b),
+        kb(&host, "MemTotal"),
+        "its annotation says false"
+    );
+    let features: serde_json::Value = serde_json::from_str(&h.ok(&["features"])).unwrap();
+    assert!(features["annotations"]["run.husk.procfs"]
+        .as_str()
+        .is_some_and(|v| v.contains("meminfo")));
+    assert!(features["potentiallyUnsafeConfigAnnotations"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("run.husk.procfs")));
+}
+
+/// A block device the test may read: the guest's ram disk, else a loop device over a file
+/// (these machines refuse even root a read of their own disk), detached on drop.
+struct Disk {
+    major: u64,
+    minor: u64,
+    loop_dev: Option<String>,
+    _file: Option<TempDir>,
+}
+
+impl Disk {
+    fn get() -> Disk {
+        let (loop_dev, file, name) = if Path::new("/sys/block/ram0").exists() {
+            (None, None, "ram0".to_string())
+        } else {
+            let dir = TempDir::new("procfs-disk");
+            let f = dir.path().join("disk");
+            std::fs::write(&f, vec![0u8; 4 << 20]).unwrap();
+            let out = std::process::Command::new("losetup")
+                .args(["-f", "--show"])
+                .arg(&f)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "losetup: {}", text(&out.stderr));
+            let dev = text(&out.stdout).trim().to_string();
+            let name = dev.trim_start_matches("/dev/").to_string();
+            (Some(dev), Some(dir), name)
+        };
+        let dev = std::fs::read_to_string(format!("/sys/block/{name}/dev")).unwrap();
+        let (major, minor) = dev.trim().split_once(':').unwrap();
+        Disk {
+            major: major.parse().unwrap(),
+            minor: minor.parse().unwrap(),
+            loop_dev,
+            _file: file,
+        }
+    }
+
+    /// Its line in a diskstats text, as numbers (the name left out).
+    fn stats(&self, diskstats: &str) -> Option<Vec<u64>> {
+        let id = [self.major.to_string(), self.minor.to_string()];
+        let line = diskstats.lines().find(|l| {
+            l.split_whitespace()
+                .take(2)
+                .eq(id.iter().map(String::as_str))
+        })?;
+        Some(
+            line.split_whitespace()
+                .enumerate()
+                .filter(|(i, _)| *i != 2)
+                .filter_map(|(_, v)| v.parse().ok())
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        if let Some(dev) = &self.loop_dev {
+            let _ = std::process::Command::new("losetup")
+                .args(["-d", dev])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn diskstats_shows_the_containers_own_reads() {
+    skip_unless_root!();
+    let disk = Disk::get();
+    let h = Husk::new();
+    // 16 direct reads of 64 KiB from the disk, given to the container as /dev/disk0.
+    let mut b = bundle(
+        "dd if=/dev/disk0 of=/dev/null bs=64k count=16 iflag=direct 2>/dev/null; \
+         cat /proc/diskstats",
+        64 * MIB,
+    );
+    let (major, minor) = (disk.major, disk.minor);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/disk0", "type": "b", "major": major, "minor": minor}]);
+    b.config["linux"]["resources"]["devices"] =
+        json!([{"allow": true, "type": "b", "major": major, "minor": minor, "access": "r"}]);
+    b.write();
+    let out = run(&h, &b, "disk");
+    let f = disk
+        .stats(&out)
+        .unwrap_or_else(|| panic!("no line for {major}:{minor}: {out}"));
+    // major minor | reads, merged, sectors, ms | writes ...
+    assert!(f[2] >= 16, "reads: {f:?}");
+    assert!(f[4] >= 16 * 128, "sectors read: {f:?}");
+    assert_eq!(f[6], 0, "no writes: {f:?}");
+    assert_eq!(out.lines().count(), 1, "only the device it read: {out}");
+}
+
+#[test]
 fn a_list_of_files_gets_only_those() {
     skip_unless_root!();
     let h = Husk::new();
@@ -348,4 +483,178 @@ fn a_host_process_reading_the_daemons_files_gets_the_hosts() {
         served.matches("processor").count(),
         host.matches("processor").count()
     );
+}
+
+/// lxcfs 5.0.3 (Debian's) serving its files at a directory of its own, stopped on drop.
+struct Lxcfs {
+    dir: TempDir,
+    daemon: std::process::Child,
+}
+
+impl Lxcfs {
+    fn start() -> Lxcfs {
+        let dir = TempDir::new("lxcfs");
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        // In the foreground (a child to stop), load averages and CPU quotas on, as husk does.
+        let daemon = std::process::Command::new("lxcfs")
+            .args(["-f", "-l", "--enable-cfs", "-p"])
+            .arg(dir.path().join("pid"))
+            .arg(&mnt)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("lxcfs (integration/deps.sh lxcfs)");
+        wait_for(|| mnt.join("proc/meminfo").exists(), "lxcfs to answer");
+        Lxcfs { dir, daemon }
+    }
+
+    fn mount_point(&self) -> std::path::PathBuf {
+        self.dir.path().join("mnt")
+    }
+}
+
+impl Drop for Lxcfs {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = nix::mount::umount2(&self.mount_point(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Each file read through husk and through lxcfs, one right after the other, in the same
+/// container: "== name" headers, husk's copy first.
+/// (lxcfs counts a cgroup's tasks from the first sample after the first read of its loadavg:
+/// both are read once, then again after a sample.)
+const SIDE_BY_SIDE: &str =
+    "sleep 1000 & cat /proc/loadavg /lxcfs/proc/loadavg >/dev/null; sleep 6; \
+    for f in meminfo cpuinfo stat uptime loadavg swaps; do \
+      echo \"== husk $f\"; cat /proc/$f; echo \"== lxcfs $f\"; cat /lxcfs/proc/$f; done; \
+    echo '== husk online'; cat /sys/devices/system/cpu/online; \
+    echo '== lxcfs online'; cat /lxcfs/sys/devices/system/cpu/online";
+
+/// The text under "== <name>" in the side-by-side output.
+fn section<'a>(out: &'a str, name: &str) -> &'a str {
+    let start = out
+        .find(&format!("== {name}\n"))
+        .unwrap_or_else(|| panic!("no {name} in {out}"))
+        + name.len()
+        + 4;
+    let rest = &out[start..];
+    &rest[..rest.find("\n== ").map_or(rest.len(), |i| i + 1)]
+}
+
+#[test]
+#[ignore = "needs lxcfs: make test-procfs"]
+fn the_same_files_as_lxcfs_where_lxcfs_is_right() {
+    skip_unless_root!();
+    let lxcfs = Lxcfs::start();
+    let h = Husk::new();
+    let mut b = bundle(SIDE_BY_SIDE, 64 * MIB);
+    b.config["linux"]["resources"]["cpu"] = json!({"quota": 150000, "period": 100000});
+    let lxcfs_mount = lxcfs.mount_point();
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"type": "bind", "source": lxcfs_mount, "destination": "/lxcfs", "options": ["rbind", "ro"]}),
+    );
+    std::fs::create_dir_all(b.rootfs().join("lxcfs")).unwrap();
+    b.write();
+    let out = run(&h, &b, "lxcfs");
+    let (hm, lm) = (
+        section(&out, "husk meminfo"),
+        section(&out, "lxcfs meminfo"),
+    );
+    for key in ["MemTotal", "SwapTotal", "SwapFree", "Buffers"] {
+        assert_eq!(kb(hm, key), kb(lm, key), "{key}:\n{hm}\n{lm}");
+    }
+    // Usage moves between the two reads: free memory within 1 MiB of each other.
+    for key in ["MemFree", "MemAvailable", "Cached"] {
+        assert!(
+            kb(hm, key).abs_diff(kb(lm, key)) < 1024,
+            "{key}:\n{hm}\n{lm}"
+        );
+    }
+    let count = |s: &str, p: &str| s.lines().filter(|l| l.starts_with(p)).count();
+    let (hc, lc) = (
+        section(&out, "husk cpuinfo"),
+        section(&out, "lxcfs cpuinfo"),
+    );
+    assert_eq!(count(hc, "processor"), count(lc, "processor"), "cpuinfo");
+    assert_eq!(count(hc, "processor"), 2, "a quota of 1.5 CPUs shows 2");
+    let (hs, ls) = (section(&out, "husk stat"), section(&out, "lxcfs stat"));
+    assert_eq!(count(hs, "cpu"), count(ls, "cpu"), "stat's cpu lines");
+    assert_eq!(section(&out, "husk online"), section(&out, "lxcfs online"));
+    let first = |s: &str| -> f64 { s.split_whitespace().next().unwrap().parse().unwrap() };
+    let (hu, lu) = (section(&out, "husk uptime"), section(&out, "lxcfs uptime"));
+    assert!((first(hu) - first(lu)).abs() < 1.0, "uptime: {hu} {lu}");
+    // Both count the container's tasks, once sampled: "0.00 0.00 0.00 1/3 123".
+    let tasks = |s: &str| {
+        s.split_whitespace()
+            .nth(3)
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let (hl, ll) = (
+        section(&out, "husk loadavg"),
+        section(&out, "lxcfs loadavg"),
+    );
+    assert_eq!(tasks(hl), tasks(ll), "loadavg: {hl} {ll}");
+    let (hw, lw) = (section(&out, "husk swaps"), section(&out, "lxcfs swaps"));
+    assert_eq!(hw.lines().count(), lw.lines().count(), "swaps: {hw} {lw}");
+}
+
+#[test]
+#[ignore = "100 containers for 30 s: make test-procfs"]
+fn a_hundred_containers_each_read_their_own_limit_for_30_seconds() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let out_dir = TempDir::new("procfs-100");
+    // The shell's own read (no fork per line), for 30 s, every line written to the host.
+    let script = "end=$(( $(date +%s) + 30 )); \
+                  while [ $(date +%s) -lt $end ]; do read -r l < /proc/meminfo; echo \"$l\"; done";
+    let mut ids = Vec::new();
+    for i in 0..100u64 {
+        let b = bundle(script, (32 + i) * MIB);
+        b.write();
+        let id = unique("hundred");
+        let out = std::fs::File::create(out_dir.path().join(&id)).unwrap();
+        let status = h
+            .cmd()
+            .args(["run", "-d", "-b", b.path().to_str().unwrap(), &id])
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "run -d {id}");
+        ids.push((id, 32 + i, b));
+    }
+    for (id, _, _) in &ids {
+        wait_for_stopped(&h, id);
+    }
+    let mut reads = 0;
+    for (id, limit, _) in &ids {
+        let lines = std::fs::read_to_string(out_dir.path().join(id)).unwrap();
+        assert!(
+            lines.lines().count() > 10,
+            "{id} read {} times",
+            lines.lines().count()
+        );
+        for l in lines.lines() {
+            assert_eq!(kb(l, "MemTotal"), limit * 1024, "{id}: {l}");
+            reads += 1;
+        }
+        h.ok(&["delete", id]);
+    }
+    eprintln!("{reads} reads by 100 containers, each its own limit");
+}
+
+/// Wait (up to 2 minutes) for a detached container to stop.
+fn wait_for_stopped(h: &Husk, id: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while h.state(id)["status"] != "stopped" {
+        assert!(std::time::Instant::now() < deadline, "{id} still runs");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }

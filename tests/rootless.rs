@@ -337,6 +337,13 @@ fn what_an_unprivileged_user_cannot_have_is_refused_with_what_to_do() {
             "linux.netDevices: moving a host network device takes CAP_NET_ADMIN",
         ),
         (
+            "served /proc files",
+            Box::new(|c| {
+                c["annotations"] = json!({"run.husk.procfs": "true"});
+            }),
+            "annotations[\"run.husk.procfs\"]: rootless husk cannot serve /proc files",
+        ),
+        (
             "supplementary groups with only the own gid",
             Box::new(|c| {
                 c["process"]["user"]["additionalGids"] = json!([5]);

@@ -28,23 +28,32 @@ fn io_v2(view: &View) -> Io {
     out
 }
 
+/// v1 counts the same I/O in two places: blk-throttle's files (which some kernels leave at
+/// zero when no limit is set) and the BFQ scheduler's (for devices that use it). The larger
+/// of the two, per device and field.
 fn io_v1(view: &View) -> Io {
     let mut out = Io::new();
-    for (file, bytes) in [
-        ("blkio.throttle.io_serviced_recursive", false),
-        ("blkio.throttle.io_service_bytes_recursive", true),
-    ] {
-        for line in view.read("blkio", file).unwrap_or_default().lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let [dev, op, n] = f[..] else { continue };
-            let Ok(n) = n.parse::<u64>() else { continue };
-            let e = out.entry(dev.to_string()).or_default();
-            match (op, bytes) {
-                ("Read", false) => e.0 = n,
-                ("Read", true) => e.1 = n,
-                ("Write", false) => e.2 = n,
-                ("Write", true) => e.3 = n,
-                _ => {}
+    for prefix in ["blkio.throttle", "blkio.bfq"] {
+        for (file, bytes) in [
+            ("io_serviced_recursive", false),
+            ("io_service_bytes_recursive", true),
+        ] {
+            let text = view
+                .read("blkio", &format!("{prefix}.{file}"))
+                .unwrap_or_default();
+            for line in text.lines() {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let [dev, op, n] = f[..] else { continue };
+                let Ok(n) = n.parse::<u64>() else { continue };
+                let e = out.entry(dev.to_string()).or_default();
+                let field = match (op, bytes) {
+                    ("Read", false) => &mut e.0,
+                    ("Read", true) => &mut e.1,
+                    ("Write", false) => &mut e.2,
+                    ("Write", true) => &mut e.3,
+                    _ => continue,
+                };
+                *field = (*field).max(n);
             }
         }
     }
