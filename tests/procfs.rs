@@ -658,3 +658,65 @@ fn wait_for_stopped(h: &Husk, id: &str) {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
+
+#[test]
+fn one_daemon_per_state_root_in_the_root_cgroups() {
+    skip_unless_root!();
+    let h = Husk::new();
+    // Two daemons started at once for the same root: one serves, the other leaves it to it.
+    let start = || {
+        std::process::Command::new(husk_bin())
+            .arg("--root")
+            .arg(h.root.path())
+            .arg("procfs")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (start(), start());
+    let pid_file = h.root.path().join("@procfs.pid");
+    wait_for(|| pid_file.exists(), "a daemon to answer");
+    let serving: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (winner, loser) = if serving == first.id() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let out = loser.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("another procfs daemon serves"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mount = h.root.path().join("@procfs");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let on_it = mounts
+        .lines()
+        .filter(|l| l.split_whitespace().nth(4) == Some(mount.to_str().unwrap()))
+        .count();
+    assert_eq!(on_it, 1, "one FUSE mount at {}", mount.display());
+    // It left the cgroups of whoever started it, for the root of each hierarchy.
+    let cgroups = std::fs::read_to_string(format!("/proc/{serving}/cgroup")).unwrap();
+    for line in cgroups.lines() {
+        assert!(line.ends_with(":/"), "{cgroups}");
+    }
+    h.stop_procfs_daemon();
+    let _ = winner.wait_with_output();
+    assert!(
+        !husk_is_mounted(&mount),
+        "the daemon unmounts when it stops"
+    );
+}
+
+fn husk_is_mounted(path: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(4) == path.to_str())
+}

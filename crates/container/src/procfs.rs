@@ -188,6 +188,22 @@ pub fn bind_into(root: &Root, served: &Served) -> Result<(), SysError> {
 /// `husk procfs`: the daemon for this state root, until SIGTERM or SIGINT. Once it answers,
 /// the running containers that had the files of a daemon before get them again.
 pub fn serve(store: &Store) -> Result<(), husk_procfs::ServeError> {
+    // One daemon per state root: two creates may each start one at once; the one that does
+    // not get the lock leaves it to the other.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(store.root.join("@procfs.lock"))
+        .map_err(|source| husk_procfs::ServeError::MountPoint {
+            path: store.root.clone(),
+            source,
+        })?;
+    let Ok(_held) = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock)
+    else {
+        tracing::warn!("another procfs daemon serves {}", store.root.display());
+        return Ok(());
+    };
     let pid_file = pid_file(&store.root);
     let served = husk_procfs::serve(&mount_point(&store.root), || {
         let _ = std::fs::write(&pid_file, format!("{}\n", std::process::id()));

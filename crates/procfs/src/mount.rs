@@ -83,6 +83,8 @@ pub fn serve(path: &Path, ready: impl FnOnce()) -> Result<(), ServeError> {
         source,
     })?;
     clear_dead_mount(path);
+    let hierarchies = Hierarchies::of_host();
+    leave_callers_cgroups(&hierarchies);
     // Blocked before any thread starts, so that every thread inherits the mask and the
     // signals wait for sigwait below.
     let mut stop = SigSet::empty();
@@ -92,7 +94,7 @@ pub fn serve(path: &Path, ready: impl FnOnce()) -> Result<(), ServeError> {
     let fd = mount_fuse(path)?;
     let loads = Loads::default();
     loads.start_sampling();
-    let fs = ProcFs::new(Hierarchies::of_host(), loads);
+    let fs = ProcFs::new(hierarchies, loads);
     let mut config = fuser::Config::default();
     config.acl = fuser::SessionACL::All;
     let session_error = |source| ServeError::Session {
@@ -108,6 +110,18 @@ pub fn serve(path: &Path, ready: impl FnOnce()) -> Result<(), ServeError> {
     let _ = umount2(path, MntFlags::MNT_DETACH);
     let _ = background.join();
     Ok(())
+}
+
+/// The daemon outlives the `create` that started it, whose cgroups may be a pod's or a
+/// service's that is removed later: it moves to the root cgroup of each hierarchy (as a host
+/// daemon such as lxcfs runs outside any container's). Where it cannot, it stays.
+fn leave_callers_cgroups(h: &Hierarchies) {
+    let me = std::process::id().to_string();
+    for point in h.mount_points() {
+        if let Err(e) = std::fs::write(point.join("cgroup.procs"), &me) {
+            tracing::debug!("staying out of {}'s root cgroup: {e}", point.display());
+        }
+    }
 }
 
 /// Starting up (the command line, logging, the mount, the remounts) faulted in much of husk's

@@ -52,6 +52,17 @@ impl Hierarchies {
     }
 }
 
+impl Hierarchies {
+    /// Every hierarchy's mount point (v1 ones once each, and cgroup2).
+    pub fn mount_points(&self) -> Vec<PathBuf> {
+        let mut points: Vec<PathBuf> = self.v1.values().cloned().collect();
+        points.extend(self.v2.clone());
+        points.sort();
+        points.dedup();
+        points
+    }
+}
+
 /// mountinfo escapes spaces, tabs, newlines and backslashes as \ooo.
 fn unescape(s: &str) -> String {
     let mut out = String::new();
