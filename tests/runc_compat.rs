@@ -1058,3 +1058,32 @@ fn a_slave_rootfs_stays_a_slave_under_a_shared_root() {
         "the container's / is not a slave: {line}"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_a_printing_command_quietly() {
+    // `husk --version | grep -q husk`, `husk list | head -1`: the reader is gone before husk
+    // writes. husk ends as runc does (SIGPIPE), with nothing on stderr; it used to panic
+    // ("failed printing to stdout: Broken pipe").
+    let h = Husk::new();
+    for args in [&["--version"][..], &["list"], &["features"]] {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let out = h
+            .cmd()
+            .args(args)
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}",
+            out.status
+        );
+    }
+}

@@ -20,6 +20,9 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if prints_only(&cli) {
+        husk_container::sys::default_sigpipe();
+    }
     if cli.version {
         println!("husk version {}", env!("CARGO_PKG_VERSION"));
         println!("commit: {}", env!("HUSK_COMMIT"));
@@ -50,6 +53,18 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Commands that write their output and do nothing else with stdout: a reader that goes away
+/// (`| head -1`) ends them, as it ends runc. Not run, exec and the others that pass a
+/// container's output on.
+fn prints_only(cli: &args::Cli) -> bool {
+    use args::Command as C;
+    cli.version
+        || matches!(
+            cli.command,
+            Some(C::State { .. } | C::List { .. } | C::Ps { .. } | C::Features | C::Events { .. })
+        )
 }
 
 /// The exit code of a failed command: 1, or 255 for `exec`, as runc (whose exec returns the

@@ -656,6 +656,16 @@ pub fn exit_on_signals(signals: &[libc::c_int]) -> io::Result<()> {
     Ok(())
 }
 
+/// SIGPIPE back to its default (Rust ignores it, and a write to a closed pipe then fails with
+/// EPIPE and `println!` panics): for the commands that only print, so that `husk list | head
+/// -1` ends husk quietly, as it ends runc.
+pub fn default_sigpipe() {
+    // SAFETY: SIG_DFL installs no handler, so no code of ours runs in signal context.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Every signal back to its default disposition, as runc does before exec: an ignored signal
 /// stays ignored across execve, so a husk started under `nohup` (SIGHUP ignored) or by Rust
 /// (SIGPIPE ignored) would pass that on, and `docker kill -s HUP` would go unseen. Handlers
