@@ -394,3 +394,112 @@ fn start_container_hooks_run_under_the_containers_filter() {
     assert!(err.contains("bad system call"), "{err}");
     h.assert_no_trace(&id);
 }
+
+/// A static i386 program (int $0x80 system calls): getpid must answer (else exit 99), then
+/// mkdir("/tmp/i386-dir"), and exit with its errno (0 when the directory was made). Built
+/// with binutils' `as --32` and `ld -m elf_i386`, no 32-bit C library needed.
+const I386_PROBE: &str = "
+    .data
+path: .asciz \"/tmp/i386-dir\"
+    .text
+    .globl _start
+_start:
+    movl $20, %eax
+    int $0x80
+    cmpl $0, %eax
+    jg 1f
+    movl $99, %ebx
+    movl $1, %eax
+    int $0x80
+1:
+    movl $39, %eax
+    movl $path, %ebx
+    movl $0755, %ecx
+    int $0x80
+    negl %eax
+    movl %eax, %ebx
+    movl $1, %eax
+    int $0x80
+";
+
+/// The i386 probe in a busybox bundle's /bin (a writable rootfs, for its mkdir), run as the
+/// container's process under `seccomp`.
+fn i386_bundle(seccomp: Value) -> TestBundle {
+    let dir = TempDir::new("i386-probe");
+    let (src, obj) = (dir.path().join("probe.s"), dir.path().join("probe.o"));
+    std::fs::write(&src, I386_PROBE).unwrap();
+    let mut b = TestBundle::busybox(&["/bin/i386-probe"]);
+    let exe = b.rootfs().join("bin/i386-probe");
+    for (tool, args) in [
+        (
+            "as",
+            vec!["--32", "-o", obj.to_str().unwrap(), src.to_str().unwrap()],
+        ),
+        (
+            "ld",
+            vec![
+                "-m",
+                "elf_i386",
+                "-static",
+                "-o",
+                exe.to_str().unwrap(),
+                obj.to_str().unwrap(),
+            ],
+        ),
+    ] {
+        let out = std::process::Command::new(tool)
+            .args(&args)
+            .output()
+            .expect("binutils");
+        assert!(out.status.success(), "{tool}: {}", text(&out.stderr));
+    }
+    b.config["root"]["readonly"] = json!(false);
+    b.config["linux"]["seccomp"] = seccomp;
+    b.write();
+    b
+}
+
+#[test]
+fn a_32_bit_program_gets_the_profiles_rules_for_its_own_architecture() {
+    skip_unless_root!();
+    let h = Husk::new();
+    let profile = |archs: Value| {
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": archs,
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+        })
+    };
+    // i386's mkdir is its own number (39, not x86_64's 83): the X86 section denies it.
+    let b = i386_bundle(profile(json!([
+        "SCMP_ARCH_X86_64",
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X32"
+    ])));
+    let (code, _, err) = h.run_bundle(&b, &unique("i386"));
+    assert_eq!(code, 13, "the profile's errno for i386's mkdir: {err}");
+    assert!(!b.rootfs().join("tmp/i386-dir").exists());
+    // features says which architectures husk filters.
+    let features: Value = serde_json::from_str(&h.ok(&["features"])).unwrap();
+    assert_eq!(
+        features["linux"]["seccomp"]["archs"],
+        json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+    );
+    // Not listed: i386 gets the default action (here: allowed).
+    let b = i386_bundle(profile(json!(["SCMP_ARCH_X86_64"])));
+    let (code, _, err) = h.run_bundle(&b, &unique("i386"));
+    assert_eq!(code, 0, "{err}");
+    assert!(b.rootfs().join("tmp/i386-dir").is_dir());
+}
+
+#[test]
+fn a_32_bit_program_runs_under_dockers_default_profile() {
+    skip_unless_root!();
+    let h = Husk::new();
+    // Docker's profile lists SCMP_ARCH_X86: an i386 getpid and mkdir are allowed, as for a
+    // 64-bit program (they were killed, the filter knowing x86_64 alone).
+    let b = i386_bundle(docker_profile());
+    let (code, _, err) = h.run_bundle(&b, &unique("i386-docker"));
+    assert_eq!(code, 0, "{err}");
+    assert!(b.rootfs().join("tmp/i386-dir").is_dir());
+}

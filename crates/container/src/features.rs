@@ -69,16 +69,6 @@ const MOUNT_OPTIONS: &[&str] = &[
     "tmpcopyup",
 ];
 
-fn native_arch() -> &'static str {
-    if cfg!(target_arch = "aarch64") {
-        "SCMP_ARCH_AARCH64"
-    } else if cfg!(target_arch = "riscv64") {
-        "SCMP_ARCH_RISCV64"
-    } else {
-        "SCMP_ARCH_X86_64"
-    }
-}
-
 pub fn features() -> Features {
     let mut caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
     caps.sort();
@@ -99,7 +89,7 @@ pub fn features() -> Features {
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
                               "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
                 // The filter is built for the host's own architecture only.
-                "archs": [native_arch()],
+                "archs": crate::seccomp::supported_architectures(),
                 "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
                                "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",

@@ -9,12 +9,15 @@
 //! with libseccomp, and the whole program is loaded by one seccomp(2) call, late, just before
 //! exec. SCMP_ACT_NOTIFY has no seccompiler action: it is generated as a TRACE with a marker
 //! and rewritten to SECCOMP_RET_USER_NOTIF.
+//!
+//! The program starts with a dispatch on the architecture: a section of chained filters for
+//! the native one (x32's numbers in it), one for i386 when the profile lists it (arch.rs), and
+//! `defaultAction` for any other.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::{
@@ -27,6 +30,10 @@ use seccompiler::{
 
 use crate::error::{fail, StepContext, SysError};
 use crate::sys;
+
+mod arch;
+pub use arch::supported as supported_architectures;
+use arch::Abi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
@@ -50,6 +57,8 @@ const SECCOMP_RET_ACTION_FULL: u32 = 0xffff_0000;
 const NOTIFY_MARKER: u32 = 0xfeed;
 const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
 const BPF_JA: u16 = 0x05; // BPF_JMP | BPF_JA
+const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 
 pub const FLAG_LOG: u32 = 2;
 pub const FLAG_SPEC_ALLOW: u32 = 4;
@@ -112,12 +121,6 @@ impl Chain {
             (Chain::When(v), Some(r)) => v.push(r),
         }
     }
-    fn into_rules(self) -> Vec<SeccompRule> {
-        match self {
-            Chain::Always => vec![],
-            Chain::When(v) => v,
-        }
-    }
 }
 
 type Rules = BTreeMap<i64, Chain>;
@@ -161,8 +164,11 @@ fn target_arch() -> TargetArch {
 }
 
 /// The config's rules grouped by action, and every rule together (for the default filter,
-/// which must let through what some rule decides).
-fn rules_by_action(s: &LinuxSeccomp) -> Result<(Vec<(Action, Rules)>, Rules), SeccompError> {
+/// which must let through what some rule decides), with the syscall numbers of `abis`.
+fn rules_by_action(
+    s: &LinuxSeccomp,
+    abis: &[Abi],
+) -> Result<(Vec<(Action, Rules)>, Rules), SeccompError> {
     let mut by_action: Vec<(Action, Rules)> = Vec::new();
     let mut every_rule: Rules = BTreeMap::new();
     for (index, sc) in s.syscalls().iter().flatten().enumerate() {
@@ -182,54 +188,98 @@ fn rules_by_action(s: &LinuxSeccomp) -> Result<(Vec<(Action, Rules)>, Rules), Se
                 by_action.len() - 1
             }
         };
-        for name in sc.names() {
-            let Ok(nr) = syscalls::Sysno::from_str(name) else {
-                tracing::debug!(
-                    "seccomp: syscall {name:?} is unknown on this architecture; skipped"
-                );
+        for (name, abi) in sc
+            .names()
+            .iter()
+            .flat_map(|n| abis.iter().map(move |a| (n, *a)))
+        {
+            let Some(nr) = arch::number(abi, name) else {
+                tracing::debug!("seccomp: syscall {name:?} is unknown on {abi:?}; skipped");
                 continue;
             };
-            let nr = i64::from(nr.id());
             for rule in &rules {
-                add(&mut by_action[slot].1, nr, rule.clone());
-                add(&mut every_rule, nr, rule.clone());
+                add(&mut by_action[slot].1, i64::from(nr), rule.clone());
+                add(&mut every_rule, i64::from(nr), rule.clone());
             }
         }
     }
     Ok((by_action, every_rule))
 }
 
-/// One filter per action, highest-ranked first, the default filter last, chained behind
-/// the ENOSYS stub; refused by name when over the kernel's BPF_MAXINSNS (rather than as
-/// EINVAL at load).
+/// The whole program: a dispatch on the architecture, then a section for the native one (with
+/// x32's numbers in it when listed: x32 shares x86_64's audit architecture) and one for
+/// i386 when listed; a syscall of an architecture not listed gets `defaultAction` (as the
+/// issue of runtime-spec asks; libseccomp's "bad arch" action). Refused by name when over
+/// the kernel's BPF_MAXINSNS (rather than as EINVAL at load).
 fn program_of(
     s: &LinuxSeccomp,
-    default: Action,
-    mut by_action: Vec<(Action, Rules)>,
-    every_rule: Rules,
+    default: &Action,
     notify: bool,
 ) -> Result<BpfProgram, SeccompError> {
-    by_action.retain(|(a, _)| *a != Action::Plain(SeccompAction::Allow));
-    by_action.sort_by_key(|(a, _)| a.rank());
-    let mut parts: Vec<BpfProgram> = Vec::new();
-    for (action, rules) in by_action {
-        parts.push(build(rules, SeccompAction::Allow, action.generated())?);
+    let listed = arch::listed(s);
+    let mut native_abis = vec![Abi::Native];
+    if listed.x32 {
+        native_abis.push(Abi::X32);
     }
-    if default != Action::Plain(SeccompAction::Allow) {
-        parts.push(build(
-            every_rule,
-            default.generated(),
-            SeccompAction::Allow,
-        )?);
-    }
-    let mut program = enosys_stub(s, default);
-    program.extend(chain(parts, notify));
+    let native = section(s, default, &native_abis, notify)?;
+    let i386 = match listed.i386 {
+        true => Some(section(s, default, &[Abi::I386], notify)?),
+        false => None,
+    };
+    let mut program = dispatch(native.len(), i386.as_ref().map(Vec::len), default);
+    program.extend(native);
+    program.extend(i386.into_iter().flatten());
     if program.len() > 4096 {
         return Err(SeccompError::Invalid(format!(
             "the filter compiles to {} BPF instructions, more than the kernel's 4096",
             program.len()
         )));
     }
+    Ok(program)
+}
+
+/// Jump to the native section, or to i386's, by seccomp_data.arch; any other architecture
+/// gets `default`. The sections follow, native first.
+fn dispatch(native_len: usize, i386_len: Option<usize>, default: &Action) -> Vec<sock_filter> {
+    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    let len = if i386_len.is_some() { 6 } else { 4 };
+    let mut out = vec![
+        ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
+        ins(JEQ_K, 0, 1, native_audit_arch()),
+        ins(BPF_JA, 0, 0, (len - 3) as u32),
+    ];
+    if i386_len.is_some() {
+        out.push(ins(JEQ_K, 0, 1, arch::AUDIT_ARCH_I386));
+        out.push(ins(BPF_JA, 0, 0, (len - 5 + native_len) as u32));
+    }
+    out.push(ins(BPF_RET_K, 0, 0, default.ret()));
+    out
+}
+
+/// One architecture's section: one filter per action, highest-ranked first, the default
+/// filter last, chained behind the ENOSYS stub.
+fn section(
+    s: &LinuxSeccomp,
+    default: &Action,
+    abis: &[Abi],
+    notify: bool,
+) -> Result<Vec<sock_filter>, SeccompError> {
+    let (mut by_action, every_rule) = rules_by_action(s, abis)?;
+    by_action.retain(|(a, _)| *a != Action::Plain(SeccompAction::Allow));
+    by_action.sort_by_key(|(a, _)| a.rank());
+    let mut parts: Vec<BpfProgram> = Vec::new();
+    for (action, rules) in by_action {
+        parts.push(build(rules, SeccompAction::Allow, action.generated())?);
+    }
+    if *default != Action::Plain(SeccompAction::Allow) {
+        parts.push(build(
+            every_rule,
+            default.generated(),
+            SeccompAction::Allow,
+        )?);
+    }
+    let mut program = enosys_stub(s, default, abis[0]);
+    program.extend(chain(parts, notify));
     Ok(program)
 }
 
@@ -285,7 +335,7 @@ impl SeccompPlan {
     /// Compile `linux.seccomp` for this host's architecture.
     pub fn compile(s: &LinuxSeccomp) -> Result<SeccompPlan, SeccompError> {
         let default = Action::from_spec(s.default_action(), s.default_errno_ret());
-        let (by_action, every_rule) = rules_by_action(s)?;
+        let (by_action, _) = rules_by_action(s, &[Abi::Native])?;
         let has_notify_rules = by_action.iter().any(|(a, _)| *a == Action::Notify);
         if default == Action::Notify && has_notify_rules {
             return Err(SeccompError::Invalid(
@@ -302,7 +352,7 @@ impl SeccompPlan {
                 "SCMP_ACT_NOTIFY needs listenerPath".into(),
             ));
         }
-        let program = program_of(s, default, by_action, every_rule, notify)?;
+        let program = program_of(s, &default, notify)?;
         Ok(SeccompPlan {
             program,
             flags: filter_flags(s, notify),
@@ -364,11 +414,12 @@ fn rules_of(
     }
 }
 
-/// runc's -ENOSYS stub: a syscall numbered above every syscall the profile names, on this
-/// architecture, gets ENOSYS instead of the default action, so that a program probing for a
+/// runc's -ENOSYS stub: a syscall numbered above every syscall the profile names, in the
+/// section's ABI, gets ENOSYS instead of the default action, so that a program probing for a
 /// syscall newer than the profile falls back as it would on an older kernel (glibc's clone3,
-/// say). Not when the default already allows, or already is ENOSYS.
-fn enosys_stub(s: &LinuxSeccomp, default: Action) -> Vec<sock_filter> {
+/// say). x32's numbers (bit 30) go past it to the rules. Not when the default already allows,
+/// or already is ENOSYS.
+fn enosys_stub(s: &LinuxSeccomp, default: &Action, abi: Abi) -> Vec<sock_filter> {
     let allows = matches!(
         default,
         Action::Plain(SeccompAction::Allow | SeccompAction::Log)
@@ -381,21 +432,18 @@ fn enosys_stub(s: &LinuxSeccomp, default: Action) -> Vec<sock_filter> {
         .iter()
         .flatten()
         .flat_map(|sc| sc.names().iter())
-        .filter_map(|name| syscalls::Sysno::from_str(name).ok())
-        .map(|nr| nr.id() as u32)
+        .filter_map(|name| arch::number(abi, name))
         .max();
     let Some(largest) = largest else {
         return vec![];
     };
-    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
     const JGT_K: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
+    const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
     const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
     let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
     vec![
-        ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
-        ins(JEQ_K, 0, 3, native_audit_arch()),
         ins(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        ins(JSET_K, 2, 0, arch::X32_SYSCALL_BIT),
         ins(JGT_K, 0, 1, largest),
         ins(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
     ]
@@ -411,20 +459,74 @@ fn native_audit_arch() -> u32 {
     return 0xc000_00f3;
 }
 
+/// One filter: `matched` for the syscalls of `rules` (under their conditions), `mismatch` for
+/// the rest. The syscalls without conditions, most of a profile, go first as ranges of
+/// consecutive numbers (two comparisons a range, where seccompiler spends one a syscall:
+/// Docker's profile fits the kernel's 4096 instructions with three architectures); those
+/// with conditions follow, as seccompiler builds them.
 fn build(
     rules: Rules,
     mismatch: SeccompAction,
     matched: SeccompAction,
 ) -> Result<BpfProgram, SeccompError> {
-    let rules = rules
-        .into_iter()
-        .map(|(nr, c)| (nr, c.into_rules()))
-        .collect();
-    let filter = SeccompFilter::new(rules, mismatch, matched, target_arch())
+    let mut always = Vec::new();
+    let mut conditional = BTreeMap::new();
+    for (nr, chain) in rules {
+        match chain {
+            Chain::Always => always.push(nr),
+            Chain::When(r) => {
+                conditional.insert(nr, r);
+            }
+        }
+    }
+    let mut program = ranges(&always, u32::from(matched.clone()));
+    let filter = SeccompFilter::new(conditional, mismatch, matched, target_arch())
         .map_err(|e| SeccompError::Build(e.to_string()))?;
-    filter
+    let mut rest: BpfProgram = filter
         .try_into()
-        .map_err(|e: seccompiler::BackendError| SeccompError::Build(e.to_string()))
+        .map_err(|e: seccompiler::BackendError| SeccompError::Build(e.to_string()))?;
+    // seccompiler starts each filter with its own architecture check (load, compare, kill);
+    // the dispatch has checked it once for the whole section.
+    let check = rest.get(..3).map(|p| (p[0].code, p[0].k, p[2].code));
+    if check != Some((LD_W_ABS, 4, BPF_RET_K)) {
+        return Err(SeccompError::Build(
+            "seccompiler's filter does not start with its architecture check".into(),
+        ));
+    }
+    program.extend(rest.drain(3..));
+    Ok(program)
+}
+
+/// `ret` for every number in `numbers` (sorted), a range of consecutive ones at a time; the
+/// others fall through past the end.
+fn ranges(numbers: &[i64], ret: u32) -> Vec<sock_filter> {
+    const JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+    const JGT_K: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
+    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    let mut out = Vec::new();
+    if numbers.is_empty() {
+        return out;
+    }
+    out.push(ins(LD_W_ABS, 0, 0, 0)); // seccomp_data.nr
+    let mut i = 0;
+    while i < numbers.len() {
+        let lo = numbers[i];
+        let mut hi = lo;
+        while i + 1 < numbers.len() && numbers[i + 1] == hi + 1 {
+            i += 1;
+            hi += 1;
+        }
+        let (lo, hi) = (lo as u32, hi as u32);
+        if lo == hi {
+            out.push(ins(JEQ_K, 0, 1, lo));
+        } else {
+            out.push(ins(JGE_K, 0, 2, lo));
+            out.push(ins(JGT_K, 1, 0, hi));
+        }
+        out.push(ins(BPF_RET_K, 0, 0, ret));
+        i += 1;
+    }
+    out
 }
 
 /// Chain the filters into one program: in every filter but the last, "allow" jumps to the
@@ -531,12 +633,16 @@ mod tests {
         SeccompPlan::compile(&s).unwrap()
     }
 
+    fn run(prog: &[sock_filter], nr: u32, args: [u64; 6]) -> u32 {
+        run_arch(prog, 0xc000_003e, nr, args) // AUDIT_ARCH_X86_64
+    }
+
     /// A tiny interpreter for the subset of classic BPF seccompiler emits, to check the
     /// composed program's answers without loading it.
-    fn run(prog: &[sock_filter], nr: u32, args: [u64; 6]) -> u32 {
+    fn run_arch(prog: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
         let mut data = [0u32; 16];
         data[0] = nr;
-        data[1] = 0xc000_003e; // AUDIT_ARCH_X86_64
+        data[1] = arch;
         for (i, a) in args.iter().enumerate() {
             data[4 + 2 * i] = *a as u32;
             data[5 + 2 * i] = (*a >> 32) as u32;
@@ -626,6 +732,48 @@ mod tests {
                 "{op}"
             );
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn each_listed_architecture_gets_the_rules_with_its_own_numbers() {
+        let profile = |archs: serde_json::Value| {
+            plan(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "architectures": archs,
+                "syscalls": [
+                    {"names": ["getpid", "exit", "readv"], "action": "SCMP_ACT_ALLOW"},
+                    {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}
+                ]
+            }))
+        };
+        const I386: u32 = 0x4000_0003;
+        const ARM: u32 = 0x4000_0028;
+        const X32: u32 = 0x4000_0000;
+        let (eperm, eacces, enosys) = (0x0005_0001, 0x0005_000d, 0x0005_0026);
+        let p = profile(serde_json::json!([
+            "SCMP_ARCH_X86_64",
+            "SCMP_ARCH_X86",
+            "SCMP_ARCH_X32"
+        ]));
+        assert_eq!(run(&p.program, 39, [0; 6]), SECCOMP_RET_ALLOW); // getpid
+        assert_eq!(run(&p.program, 83, [0; 6]), eacces); // mkdir
+        assert_eq!(run(&p.program, 32, [0; 6]), eperm); // dup: default
+        assert_eq!(run(&p.program, 999, [0; 6]), enosys); // past the profile
+        assert_eq!(run_arch(&p.program, I386, 20, [0; 6]), SECCOMP_RET_ALLOW); // getpid
+        assert_eq!(run_arch(&p.program, I386, 39, [0; 6]), eacces); // mkdir
+        assert_eq!(run_arch(&p.program, I386, 83, [0; 6]), eperm); // i386's 83: symlink
+        assert_eq!(run(&p.program, X32 | 39, [0; 6]), SECCOMP_RET_ALLOW); // x32 getpid
+        assert_eq!(run(&p.program, X32 | 83, [0; 6]), eacces); // x32 mkdir
+        assert_eq!(run(&p.program, X32 | 515, [0; 6]), SECCOMP_RET_ALLOW); // x32 readv
+        assert_eq!(run(&p.program, X32 | 19, [0; 6]), eperm); // x86_64's readv number
+        assert_eq!(run_arch(&p.program, ARM, 39, [0; 6]), eperm); // not listed: default
+                                                                  // Native only: the others get the default action.
+        let p = profile(serde_json::json!(["SCMP_ARCH_X86_64"]));
+        assert_eq!(run_arch(&p.program, I386, 39, [0; 6]), eperm);
+        assert_eq!(run_arch(&p.program, I386, 20, [0; 6]), eperm);
+        assert_eq!(run(&p.program, X32 | 83, [0; 6]), eperm);
+        assert_eq!(run(&p.program, 83, [0; 6]), eacces);
     }
 
     #[test]
