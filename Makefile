@@ -76,6 +76,8 @@ test-cgroupv2: deps-cgroupv2 build
 	tests=$$($(CARGO) test -p husk-e2e --test procfs --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests" \
 	    --skip the_same_files_as_lxcfs --skip a_hundred_containers
+	tests=$$($(CARGO) test -p husk-e2e --test container_env --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
+	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests" net_devices
 
 # husk's procfs daemon beside lxcfs (the same files, side by side), and 100 containers reading
 # their meminfo for 30 s (tests/procfs.rs's ignored cases; the others run in e2e).

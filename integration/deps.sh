@@ -76,6 +76,8 @@ group_guest() {
     # Without -t: bookworm's own kernel (6.1; backports' is pinned below it by default).
     guest_kernel_installed || apt_install linux-image-amd64
     have cpio || apt_install cpio
+    # iproute2's ip, copied into the guest for the veth pairs of linux.netDevices.
+    have ip || apt_install iproute2
 }
 
 # The checkpoint guest runs the host's criu (it cannot run on the host's own kernel) and the

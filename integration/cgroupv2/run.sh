@@ -109,16 +109,20 @@ done
 # daemon (tests/procfs.rs) /dev/fuse.
 cp "/lib/modules/$kver/kernel/drivers/block/brd.ko" "$root/lib/modules/"
 cp "/lib/modules/$kver/kernel/fs/fuse/fuse.ko" "$root/lib/modules/"
-# procps's free (tests/procfs.rs), with its libraries.
-free=$(command -v free || true)
-if [ -n "$free" ]; then
-    mkdir -p "$root$(dirname "$free")"
-    cp "$free" "$root$free"
-    ldd "$free" | grep -o '/[^ ]*' | while read -r lib; do
+# veth for linux.netDevices (tests/container_env.rs).
+cp "/lib/modules/$kver/kernel/drivers/net/veth.ko" "$root/lib/modules/"
+# procps's free (tests/procfs.rs) and iproute2's ip (veth pairs, tests/container_env.rs),
+# with their libraries.
+for tool in free ip; do
+    path=$(command -v "$tool" || true)
+    [ -n "$path" ] || continue
+    mkdir -p "$root$(dirname "$path")"
+    cp "$path" "$root$path"
+    ldd "$path" | grep -o '/[^ ]*' | while read -r lib; do
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"
     done
-fi
+done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 echo 'root:x:0:' > "$root/etc/group"
 
@@ -137,6 +141,7 @@ cat > "$root/tests" <<'TESTS'
 export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
 insmod /lib/modules/fuse.ko
+insmod /lib/modules/veth.ko
 if [ -d /lib/modules/$(uname -r)/kernel/net ]; then
     echo /bin/modprobe > /proc/sys/kernel/modprobe
     for m in unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables \
