@@ -330,6 +330,14 @@ fn cases() -> Vec<(&'static str, Mutate, &'static str)> {
             "linux.seccomp.defaultAction",
         ),
         (
+            "seccomp unknown architecture",
+            |c, _| {
+                c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+                    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_PDP11"]})
+            },
+            "linux.seccomp.architectures[1]",
+        ),
+        (
             "netDevices without a network namespace",
             |c, _| {
                 ns(c).retain(|n| n["type"] != "network");
