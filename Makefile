@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: install uninstall docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-checkpoint deps-systemd deps-clients deps-bench deps-lxcfs demo test test-stress test-procfs bench-procfs test-cgroupv2 test-checkpoint test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
+.PHONY: install uninstall docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-checkpoint deps-systemd deps-clients deps-bench deps-lxcfs demo test test-stress test-procfs bench-procfs bench-seccomp test-cgroupv2 test-checkpoint test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -146,6 +146,15 @@ bench: deps-bench release
 	gcc -shared -fPIC -o bench/build/memlock-shim.so bench/memlock-shim.c -ldl
 	python3 bench/bench.py --husk $(CURDIR)/$(RELEASE) --out bench/results/$$(date -u +%Y%m%dT%H%M%SZ).json
 	$(MAKE) bench-procfs
+	$(MAKE) bench-seccomp
+
+# The cost of a system call under Docker's seccomp profile: husk's filter against libseccomp's
+# (runc's and crun's), and without a filter (bench/seccomp.py; docs/performance.md).
+bench-seccomp: deps-bench release
+	mkdir -p bench/build
+	gcc -O2 -static -o bench/build/syscall bench/syscall.c
+	python3 bench/seccomp.py --husk $(CURDIR)/$(RELEASE) --syscall bench/build/syscall \
+	  --out bench/results/seccomp-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 # husk's procfs daemon against lxcfs: the time of one read of meminfo in a container, and
 # each daemon's memory (bench/procfs.py; docs/procfs.md has the latest table).
