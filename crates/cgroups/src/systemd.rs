@@ -96,15 +96,30 @@ impl SystemdUnit {
             .join(&self.unit)
     }
 
+    /// A connection to systemd. libcgroups retries a connect that finds systemd's socket full
+    /// (EAGAIN) for about 15 s; a systemd busy for longer (an OOM kill being handled on a
+    /// loaded machine) is given up to three such rounds more before create fails.
     fn manager(&self, timeout: Duration) -> Result<Manager, CgroupError> {
-        Manager::new(
-            "/sys/fs/cgroup".into(),
-            PathBuf::from(&self.cgroups_path),
-            self.id.clone(),
-            true,
-            timeout,
-        )
-        .map_err(|e| self.error("connecting to systemd", e))
+        let connect = || {
+            Manager::new(
+                "/sys/fs/cgroup".into(),
+                PathBuf::from(&self.cgroups_path),
+                self.id.clone(),
+                true,
+                timeout,
+            )
+        };
+        let mut result = connect();
+        for _ in 0..3 {
+            match &result {
+                Err(e) if e.to_string().contains("EAGAIN") => {
+                    tracing::warn!("systemd does not accept a connection yet: trying again");
+                    result = connect();
+                }
+                _ => break,
+            }
+        }
+        result.map_err(|e| self.error("connecting to systemd", e))
     }
 
     /// Start the scope with process `pid` in it; returns once the process is in its cgroup.
