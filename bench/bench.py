@@ -51,6 +51,25 @@ def busybox_bundle(tmp, husk):
     return b, b2
 
 
+def scaling_bundles(tmp, bundle):
+    """Bundles for how create's cost grows: the busybox one with 100 tmpfs mounts, and with
+    Docker's default seccomp profile (tests/fixtures/docker-default.json)."""
+    c = json.load(open(os.path.join(bundle, "config.json")))
+    c["root"]["path"] = os.path.join(bundle, "rootfs")
+    out = {}
+    mounts = dict(c, mounts=c["mounts"] + [
+        {"destination": f"/tmp/m{i}", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}
+        for i in range(100)])
+    profile = json.load(open(os.path.join(HERE, "..", "tests", "fixtures", "docker-default.json")))
+    seccomp = dict(c, linux=dict(c["linux"], seccomp=profile))
+    for name, config in [("mounts100", mounts), ("seccomp", seccomp)]:
+        d = os.path.join(tmp, "bundle-" + name)
+        os.makedirs(d)
+        json.dump(config, open(os.path.join(d, "config.json"), "w"))
+        out[name] = d
+    return out
+
+
 class Runtime:
     def __init__(self, name, binary, tmp, env=None):
         self.name, self.binary = name, binary
@@ -113,8 +132,9 @@ def measure(rt, what, bundle, sleeper, tmp):
         os.close(fd)
         rt.call("delete", cid)
         return time.perf_counter() - t
-    if what == "create":
-        d = rt.timed("create", "--bundle", bundle, cid)
+    if what in ("create", "create_mounts100", "create_seccomp"):
+        b = {"create": bundle}.get(what) or rt.scaling[what.split("_", 1)[1]]
+        d = rt.timed("create", "--bundle", b, cid)
         rt.call("delete", "--force", cid)
         return d
     if what == "start":
@@ -182,12 +202,15 @@ def bench_view(view, args):
                 runtimes.append(rt)
             else:
                 refused[rt.name] = why[0]
+        scaling = scaling_bundles(tmp, bundle)
         for rt in runtimes:
+            rt.scaling = scaling
             rt.rss = os.path.join(args.build, "rss")
             rt.sleeper = rt.new_id()
             rt.call("run", "--detach", "--bundle", sleeper_bundle, rt.sleeper)
         results = {rt.name: {} for rt in runtimes}
-        whats = ["run", "lifecycle", "create", "start", "exec", "state", "rss"]
+        whats = ["run", "lifecycle", "create", "start", "exec", "state", "rss", "create_mounts100",
+                 "create_seccomp"]
         for i in range(args.rounds):
             order = runtimes[i % len(runtimes):] + runtimes[:i % len(runtimes)]
             for what in whats:
@@ -202,6 +225,16 @@ def bench_view(view, args):
         for i in range(args.rounds):
             for rt in runtimes[i % len(runtimes):] + runtimes[:i % len(runtimes)]:
                 results[rt.name].setdefault("list100", []).append(rt.timed("list"))
+        # list and ps with 1,000 containers present (900 more)
+        for rt in runtimes:
+            more = [rt.new_id() for _ in range(900)]
+            for cid in more:
+                rt.call("create", "--bundle", sleeper_bundle, cid)
+            rt.ids100 += more
+        for i in range(args.rounds):
+            for rt in runtimes[i % len(runtimes):] + runtimes[:i % len(runtimes)]:
+                results[rt.name].setdefault("list1000", []).append(rt.timed("list"))
+                results[rt.name].setdefault("ps1000", []).append(rt.timed("ps", rt.ids100[0]))
         for rt in runtimes:
             for cid in rt.ids100:
                 rt.call("delete", "--force", cid)
@@ -222,6 +255,9 @@ def bench_view(view, args):
 ROWS = [("run", "run of busybox true", "ms"), ("lifecycle", "create+start+wait+delete", "ms"),
         ("create", "create alone", "ms"), ("start", "start alone", "ms"), ("exec", "exec /bin/true", "ms"),
         ("state", "state", "ms"), ("list100", "list, 100 containers", "ms"),
+        ("list1000", "list, 1,000 containers", "ms"), ("ps1000", "ps of one, 1,000 containers", "ms"),
+        ("create_mounts100", "create, 100 more mounts", "ms"),
+        ("create_seccomp", "create, Docker's seccomp profile", "ms"),
         ("parallel50", "50 x run in parallel", "s"), ("rss", "peak RSS during create", "MiB")]
 
 
