@@ -6,16 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
-}
+#include "clock.h"
 
 int main(int argc, char **argv) {
     if (argc != 3) {
@@ -39,7 +30,6 @@ int main(int argc, char **argv) {
         }
         slices[s] = (now_ns() - start) / n;
     }
-    qsort(slices, 10, sizeof slices[0], cmp);
-    printf("%lld\n", (slices[4] + slices[5]) / 2);
+    printf("%lld\n", median10(slices));
     return 0;
 }

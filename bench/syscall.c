@@ -8,16 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
-}
+#include "clock.h"
 
 static long long per_call(long nr, long a, long b, int n) {
     long long slices[10];
@@ -27,8 +18,7 @@ static long long per_call(long nr, long a, long b, int n) {
             syscall(nr, a, b, 0);
         slices[s] = (now_ns() - start) * 1000 / n; /* picoseconds, for precision */
     }
-    qsort(slices, 10, sizeof slices[0], cmp);
-    return (slices[4] + slices[5]) / 2;
+    return median10(slices);
 }
 
 int main(int argc, char **argv) {
