@@ -28,14 +28,8 @@ husk=$1
 tests=$2
 shift 2
 test_args="$*"
-# Debian 12's own kernel series (6.1, from linux-image-amd64; integration/deps.sh guest),
-# the newest of it when there are several, whatever else /boot holds.
-kernel=$(ls /boot/vmlinuz-6.1.* 2>/dev/null | sort -V | tail -1)
-if [ -z "$kernel" ]; then
-    echo "cgroupv2: no Debian 12 kernel (/boot/vmlinuz-6.1.*): run integration/deps.sh guest" >&2
-    exit 1
-fi
-kver=${kernel#/boot/vmlinuz-}
+. "$(dirname "$0")/guest.sh"
+guest_kernel
 echo "cgroupv2: booting $kernel"
 work=$(mktemp -d /tmp/husk-cgroupv2.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -99,18 +93,16 @@ if $checkpoint; then
     cp "$mods"/modules.dep "$mods"/modules.alias "$mods"/modules.builtin \
         "$mods"/modules.order "$mods"/modules.symbols "$root$mods/" 2>/dev/null || true
 fi
-for bin in $binaries; do
-    ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
-        mkdir -p "$root$(dirname "$lib")"
-        cp -L "$lib" "$root$lib"
-    done
-done
+# shellcheck disable=SC2086 # a list of paths
+copy_libs "$root" $binaries
 # A ram disk gives the block I/O and device tests a block device; fuse gives husk's procfs
 # daemon (tests/procfs.rs) /dev/fuse.
 cp "/lib/modules/$kver/kernel/drivers/block/brd.ko" "$root/lib/modules/"
 cp "/lib/modules/$kver/kernel/fs/fuse/fuse.ko" "$root/lib/modules/"
-# veth for linux.netDevices (tests/container_env.rs).
+# veth for linux.netDevices (tests/container_env.rs); overlayfs, which husk seals its binary
+# with (tests/security.rs).
 cp "/lib/modules/$kver/kernel/drivers/net/veth.ko" "$root/lib/modules/"
+cp "/lib/modules/$kver/kernel/fs/overlayfs/overlay.ko" "$root/lib/modules/"
 # procps's free (tests/procfs.rs) and iproute2's ip (veth pairs, tests/container_env.rs),
 # with their libraries.
 for tool in free ip; do
@@ -118,11 +110,9 @@ for tool in free ip; do
     [ -n "$path" ] || continue
     mkdir -p "$root$(dirname "$path")"
     cp "$path" "$root$path"
-    ldd "$path" | grep -o '/[^ ]*' | while read -r lib; do
-        mkdir -p "$root$(dirname "$lib")"
-        cp -L "$lib" "$root$lib"
-    done
+    copy_libs "$root" "$path"
 done
+write_mounts "$root"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 echo 'root:x:0:' > "$root/etc/group"
 
@@ -142,6 +132,7 @@ export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 insmod /lib/modules/brd.ko rd_nr=1 rd_size=8192
 insmod /lib/modules/fuse.ko
 insmod /lib/modules/veth.ko
+insmod /lib/modules/overlay.ko
 if [ -d /lib/modules/$(uname -r)/kernel/net ]; then
     echo /bin/modprobe > /proc/sys/kernel/modprobe
     for m in unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables \
@@ -197,16 +188,7 @@ export PATH=/bin:/usr/bin:/sbin:/usr/sbin
 for tool in tar ip; do
     if [ -x /usr/bin/$tool ] || [ -x /usr/sbin/$tool ]; then rm -f /bin/$tool; fi
 done
-mkdir -p /proc /sys /dev /tmp /run /root
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
+/bin/guest-mounts
 exec /tests
 STAGE2
     boot_args=""
@@ -214,12 +196,7 @@ fi
 sed -i "s|@TEST_ARGS@|$test_args|" "$root/tests"
 chmod +x "$root/init" "$root/stage2" "$root/tests"
 
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
-
-timeout 1200 qemu-system-x86_64 -cpu max -m 1024 -smp 2 -nographic -no-reboot \
-    -kernel "$kernel" -initrd "$work/initramfs.gz" \
-    -append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet $boot_args" </dev/null | tee "$work/console" | tr -d '\r'
-tr -d '\r' < "$work/console" > "$work/console.txt"
+boot_guest "$work" "$root" 1024 1200 "$boot_args"
 code=$(sed -n 's/^HUSK-CGROUPV2-EXIT=//p' "$work/console.txt" | tail -1)
 if [ -z "$code" ]; then
     echo "cgroupv2: the guest did not report a result" >&2

@@ -711,17 +711,25 @@ pub fn default_signal_dispositions() -> io::Result<()> {
 /// fsmount): files opened through it can never be opened for writing (no upper layer), and
 /// the mount is in no namespace's tree, so nothing needs unmounting.
 pub fn readonly_overlay(lower: &CStr) -> io::Result<OwnedFd> {
-    // Without an upper layer overlayfs wants two lower ones: the second is an empty,
-    // detached tmpfs, named by its /proc/self/fd path.
-    let empty = detached_mount(c"tmpfs")?;
-    let layers = format!(
-        "{}:/proc/self/fd/{}",
-        lower.to_string_lossy(),
-        empty.as_raw_fd()
-    );
-    let layers =
-        std::ffi::CString::new(layers).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    overlay_of(&layers)
+    // Without an upper layer overlayfs wants two lower ones, the first hiding the second. As
+    // runc does: an attached directory that is neither above nor below `lower` (overlapping
+    // layers are refused), here /dev. Nothing of it shows through: only husk's own name is
+    // opened, and `lower` has it. Where /dev cannot be a layer, an empty detached tmpfs,
+    // named by its /proc/self/fd path; that works only since Linux 6.15 (Debian 12's 6.1
+    // refuses it with EINVAL and a kernel log line, so it is not the first choice).
+    overlay_of(&layers(lower, "/dev")?).or_else(|_| {
+        let empty = detached_mount(c"tmpfs")?;
+        overlay_of(&layers(
+            lower,
+            &format!("/proc/self/fd/{}", empty.as_raw_fd()),
+        )?)
+    })
+}
+
+/// overlayfs's lowerdir= value: `top` over `below`.
+fn layers(top: &CStr, below: &str) -> io::Result<std::ffi::CString> {
+    let joined = format!("{}:{below}", top.to_string_lossy());
+    std::ffi::CString::new(joined).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
 /// A new detached tmpfs with `options` (`mode=1777`, `size=64m`: each `key=value` or a bare
