@@ -3,7 +3,7 @@ CARGO ?= cargo
 HUSK := target/debug/husk
 DEMO := /tmp/husk-demo
 
-.PHONY: install uninstall docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-checkpoint deps-systemd deps-clients deps-bench deps-lxcfs demo test test-stress test-procfs bench-procfs bench-seccomp test-cgroupv2 test-checkpoint test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
+.PHONY: install uninstall order print-release-rustflags docgen deb test-install deps-install release fuzz all build deps deps-cgroupv2 deps-checkpoint deps-systemd deps-clients deps-bench deps-lxcfs demo test test-stress test-procfs bench-procfs bench-seccomp bench-cgroupv2 test-cgroupv2 test-checkpoint test-systemd test-clients test-conformance conformance checker check unit e2e bench clean
 
 all: build
 
@@ -69,7 +69,8 @@ fuzz:
 	  $(CARGO) +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 || exit 1; \
 	done
 
-# tests/cgroups.rs again, inside a pure cgroup v2 guest (see integration/cgroupv2/run.sh).
+# tests/cgroups.rs again, inside a pure cgroup v2 guest (see integration/cgroupv2/run.sh), with
+# procfs, netDevices and the sealed binary (an older kernel: Debian 12's 6.1).
 test-cgroupv2: deps-cgroupv2 build
 	tests=$$($(CARGO) test -p husk-e2e --test cgroups --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests"
@@ -78,6 +79,8 @@ test-cgroupv2: deps-cgroupv2 build
 	    --skip the_same_files_as_lxcfs --skip a_hundred_containers
 	tests=$$($(CARGO) test -p husk-e2e --test container_env --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
 	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests" net_devices
+	tests=$$($(CARGO) test -p husk-e2e --test security --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1); \
+	  test -n "$$tests" && sh integration/cgroupv2/run.sh $(CURDIR)/$(HUSK) "$$tests" husk_is_sealed_by
 
 # husk's procfs daemon beside lxcfs (the same files, side by side), and 100 containers reading
 # their meminfo for 30 s (tests/procfs.rs's ignored cases; the others run in e2e).
@@ -126,7 +129,8 @@ conformance: deps build checker
 	  --table docs/conformance-table.md
 
 # husk against runc and crun (Debian's), release build, same bundle, same run (bench/bench.py;
-# docs/performance.md has the method and the latest table).
+# docs/performance.md has the method and the latest table). RUNTIMES="NAME=PATH ..." adds
+# others, such as a newer runc or crun built locally.
 deps-bench:
 	@sh integration/deps.sh bench
 
@@ -134,17 +138,42 @@ deps-bench:
 # so that no dynamic loader runs at each of husk's starts (0.35 ms of 1.5 here; exec starts
 # twice, see sealed_exe.rs), with its 11,600 relative relocations packed as RELR (glibc 2.36),
 # which the static-pie startup applies faster. --target keeps crt-static off build scripts
-# and proc macros.
+# and proc macros. The link puts the functions the commands run side by side
+# (crates/cli/link/ordered-cc), which halves the resident size of each husk process.
 RELEASE := target/x86_64-unknown-linux-gnu/release/husk
-release:
-	RUSTFLAGS="-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs" $(CARGO) build --release -p husk --target x86_64-unknown-linux-gnu
+RELEASE_RUSTFLAGS := -C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs \
+  -C linker=$(CURDIR)/crates/cli/link/ordered-cc
+release: deps
+	RUSTFLAGS="$(RELEASE_RUSTFLAGS) -C strip=symbols" $(CARGO) build --release -p husk --target x86_64-unknown-linux-gnu
+
+# bench.py's v2 view in the pure cgroup v2 guest: a real v2 host, every controller, limits set
+# (integration/cgroupv2/bench.sh; about 25 minutes with five runtimes). RUNTIMES as for bench.
+bench-cgroupv2: release
+	@sh integration/deps.sh bench-guest
+	mkdir -p bench/build
+	gcc -O2 -static -o bench/build/floor bench/floor.c
+	gcc -O2 -static -o bench/build/rss bench/rss.c
+	sh integration/cgroupv2/bench.sh $(CURDIR)/$(RELEASE) \
+	  bench/results/cgroupv2-$$(date -u +%Y%m%dT%H%M%SZ).json $(RUNTIMES)
+
+# The release flags but for stripping, for bench/order.py.
+print-release-rustflags:
+	@echo "$(RELEASE_RUSTFLAGS)"
+
+# Remake crates/cli/link/husk.order from a traced run of the commands (bench/order.py; about
+# 15 minutes). Not part of the build: run it when the start path has changed much.
+order: deps-bench
+	mkdir -p bench/build
+	gcc -O2 -o bench/build/steptrace bench/steptrace.c
+	python3 bench/order.py --steptrace $(CURDIR)/bench/build/steptrace
 
 bench: deps-bench release
 	mkdir -p bench/build
 	gcc -O2 -static -o bench/build/floor bench/floor.c
 	gcc -O2 -static -o bench/build/rss bench/rss.c
 	gcc -shared -fPIC -o bench/build/memlock-shim.so bench/memlock-shim.c -ldl
-	python3 bench/bench.py --husk $(CURDIR)/$(RELEASE) --out bench/results/$$(date -u +%Y%m%dT%H%M%SZ).json
+	python3 bench/bench.py --husk $(CURDIR)/$(RELEASE) $(addprefix --runtime=,$(RUNTIMES)) \
+	  --out bench/results/$$(date -u +%Y%m%dT%H%M%SZ).json
 	$(MAKE) bench-procfs
 	$(MAKE) bench-seccomp
 

@@ -7,16 +7,24 @@ caller pays), medians over --rounds rounds. Two views:
 
   host     the machine as it is: hybrid cgroups, runtimes on their cgroup v1 path (crun
            refuses hybrid hosts; it is tried and reported as such).
-  cgroup2  like for like: this script re-runs itself in a private mount namespace whose
-           /sys/fs/cgroup is a plain cgroup2 mount (the host's mounts are not touched), so all
-           three take their cgroup v2 path; crun gets an LD_PRELOAD shim for its RLIMIT_MEMLOCK
-           raise (see memlock-shim.c).
+  cgroup2  this host with a plain cgroup2 mount at /sys/fs/cgroup, in a private mount namespace
+           (the host's mounts are not touched), so that all runtimes take their cgroup v2
+           path. On this hybrid host that hierarchy carries only hugetlb: no runtime sets up
+           cpu, memory or pids there, so it is not what a real v2 host costs. crun gets an
+           LD_PRELOAD shim for its RLIMIT_MEMLOCK raise (see memlock-shim.c).
+  v2       a real cgroup v2 host, every controller enabled: the qemu guest of
+           `make bench-cgroupv2` (integration/cgroupv2/bench.sh). The config sets memory, pids
+           and cpu limits and device rules, so every runtime writes them and loads its device
+           program. qemu emulates the CPU: compare ratios, not times.
 
 Both views run in a private mount namespace with the runtimes' state roots on a tmpfs, as
 /run is on the distributions that run containers (on this machine /run is on the disk, where
 ext4 flushes a renamed-over state file at each rename and turns state writes into disk I/O).
 
-Usage: bench.py --husk PATH [--rounds N] [--out FILE]      (as root)
+Other runtimes (a newer runc or crun built locally) join with --runtime NAME=PATH; Debian's
+runc and crun are always there.
+
+Usage: bench.py --husk PATH [--runtime NAME=PATH]... [--view V] [--rounds N] [--out FILE]  (as root)
 """
 import argparse, json, os, platform, resource, select, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -24,7 +32,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEVNULL = subprocess.DEVNULL
 
 
-def busybox_bundle(tmp, husk):
+# The limits of the v2 view: what a platform sets on every container.
+LIMITS = {
+    "memory": {"limit": 256 * 1024 * 1024},
+    "pids": {"limit": 1024},
+    "cpu": {"shares": 1024, "quota": 100000, "period": 100000},
+}
+
+
+def busybox_bundle(tmp, husk, limits):
     b = os.path.join(tmp, "bundle")
     rootfs = os.path.join(b, "rootfs")
     for d in ["bin", "proc", "sys", "dev", "tmp", "etc"]:
@@ -41,6 +57,10 @@ def busybox_bundle(tmp, husk):
     c["process"]["args"] = ["/bin/true"]
     # crun 1.8 refuses spec versions it does not know; all three take 1.0.2.
     c["ociVersion"] = "1.0.2"
+    if limits:
+        # husk's spec denies every device but the default ones, as runc's does: the rules give
+        # each runtime a device program to load.
+        c["linux"]["resources"] = dict(c["linux"].get("resources", {}), **LIMITS)
     json.dump(c, open(path, "w"))
     # A second bundle whose process stays, for exec, state and list.
     b2 = os.path.join(tmp, "bundle-sleep")
@@ -97,8 +117,10 @@ class Runtime:
         return time.perf_counter() - t
 
     def new_id(self):
+        # The name too: without a cgroupsPath, runc and crun take the id as the cgroup's name,
+        # and two runcs would share it.
         self.n += 1
-        return f"b{os.getpid()}-{self.n}"
+        return f"b{os.getpid()}-{self.name}-{self.n}"
 
     def pid_of(self, cid, pid_file):
         with open(pid_file) as f:
@@ -179,6 +201,13 @@ def floor_run(floor, rootfs):
     return time.perf_counter() - t
 
 
+def floor_times(args, bundle):
+    floor = os.path.join(args.build, "floor")
+    if not os.path.exists(floor):
+        return []
+    return [floor_run(floor, os.path.join(bundle, "rootfs")) for _ in range(args.rounds)]
+
+
 def works(rt, bundle):
     try:
         rt.call("run", "--bundle", bundle, rt.new_id())
@@ -190,11 +219,11 @@ def works(rt, bundle):
 def bench_view(view, args):
     tmp = tempfile.mkdtemp(prefix="husk-bench-")
     try:
-        bundle, sleeper_bundle = busybox_bundle(tmp, args.husk)
+        bundle, sleeper_bundle = busybox_bundle(tmp, args.husk, limits=view == "v2")
         shim = os.path.join(args.build, "memlock-shim.so")
         crun_env = dict(os.environ, LD_PRELOAD=shim) if view == "cgroup2" and os.path.exists(shim) else None
-        candidates = [Runtime("husk", args.husk, tmp), Runtime("runc", shutil.which("runc") or "/usr/sbin/runc", tmp),
-                      Runtime("crun", shutil.which("crun") or "/usr/bin/crun", tmp, env=crun_env)]
+        candidates = [Runtime(name, path, tmp, env=crun_env if name.startswith("crun") else None)
+                      for name, path in runtimes_of(args)]
         runtimes, refused = [], {}
         for rt in candidates:
             ok, why = works(rt, bundle)
@@ -216,6 +245,10 @@ def bench_view(view, args):
             for what in whats:
                 for rt in order:
                     results[rt.name].setdefault(what, []).append(measure(rt, what, bundle, sleeper_bundle, tmp))
+        if not args.many:  # the guest: 1,000 emulated creates per runtime would take an hour
+            for rt in runtimes:
+                rt.call("delete", "--force", rt.sleeper)
+            return view_result(view, args, refused, results, floor_times(args, bundle))
         # list with 100 containers present (created, not started)
         for rt in runtimes:
             ids = [rt.new_id() for _ in range(100)]
@@ -243,13 +276,32 @@ def bench_view(view, args):
                 results[rt.name].setdefault("parallel50", []).append(parallel(rt, bundle, 50))
         for rt in runtimes:
             rt.call("delete", "--force", rt.sleeper)
-        floor = os.path.join(args.build, "floor")
-        floor_times = [floor_run(floor, os.path.join(bundle, "rootfs")) for _ in range(args.rounds)] if os.path.exists(floor) else []
-        return {"view": view, "rounds": args.rounds, "refused": refused,
-                "median": {n: {w: statistics.median(v) for w, v in r.items()} for n, r in results.items()},
-                "samples": results, "floor_run": statistics.median(floor_times) if floor_times else None}
+        return view_result(view, args, refused, results, floor_times(args, bundle))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def view_result(view, args, refused, results, floor_times):
+    return {"view": view, "rounds": args.rounds, "refused": refused,
+            "median": {n: {w: statistics.median(v) for w, v in r.items()} for n, r in results.items()},
+            "samples": results, "floor_run": statistics.median(floor_times) if floor_times else None}
+
+
+def runtimes_of(args):
+    """husk, Debian's runc and crun, and the --runtime NAME=PATH ones."""
+    out = [("husk", args.husk), ("runc", shutil.which("runc") or "/usr/sbin/runc"),
+           ("crun", shutil.which("crun") or "/usr/bin/crun")]
+    for spec in args.runtime:
+        name, _, path = spec.partition("=")
+        if not path or not os.access(path, os.X_OK):
+            sys.exit(f"bench.py: --runtime {spec}: want NAME=PATH of an executable")
+        out.append((name, path))
+    return out
+
+
+def version_of(path):
+    r = subprocess.run([path, "--version"], capture_output=True, text=True)
+    return r.stdout.split("\n")[0] if r.returncode == 0 else f"{path}: --version failed"
 
 
 ROWS = [("run", "run of busybox true", "ms"), ("lifecycle", "create+start+wait+delete", "ms"),
@@ -267,21 +319,30 @@ def fmt(v, unit):
     return {"ms": f"{v * 1000:.1f} ms", "s": f"{v:.2f} s", "MiB": f"{v / 1024:.1f} MiB"}[unit]
 
 
+VIEWS = {"host": "this host as it is (hybrid: cgroup v1 controllers)",
+         "cgroup2": "a cgroup2 mount on this hybrid host (only hugetlb: no cpu, memory or pids state)",
+         "v2": "a real cgroup v2 host (qemu guest, all controllers, memory/pids/cpu limits, device rules)"}
+
+
 def table(res):
     med = res["median"]
-    names = [n for n in ["husk", "runc", "crun"] if n in med]
-    lines = [f"### view: {res['view']} (medians of {res['rounds']} rounds)", ""]
-    head = "| | " + " | ".join(names) + " | husk/runc | husk/crun |"
-    lines += [head, "|" + " --- |" * (len(names) + 3)]
+    names = list(med)
+    others = [n for n in names if n != "husk"]
+    lines = [f"### view: {VIEWS[res['view']]}, medians of {res['rounds']} rounds", ""]
+    head = "| | " + " | ".join(names) + " | " + " | ".join(f"husk/{n}" for n in others) + " |"
+    lines += [head, "|" + " --- |" * (len(names) + len(others) + 1)]
     for key, label, unit in ROWS:
+        if not any(key in med[n] for n in names):
+            continue
         cells = [fmt(med[n].get(key), unit) for n in names]
         def ratio(other):
-            if "husk" in med and other in med and med[other].get(key):
+            if "husk" in med and med["husk"].get(key) and med[other].get(key):
                 return f"{med['husk'][key] / med[other][key]:.2f}"
             return "-"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio('runc')} | {ratio('crun')} |")
+        lines.append(f"| {label} | " + " | ".join(cells + [ratio(n) for n in others]) + " |")
     if res.get("floor_run"):
-        lines.append(f"| floor (unshare, pivot_root, default mounts, exec true) | {fmt(res['floor_run'], 'ms')} | | | | |")
+        lines.append(f"| floor (unshare, pivot_root, default mounts, exec true) | {fmt(res['floor_run'], 'ms')} |"
+                     + " |" * (len(names) + len(others) - 1))
     for n, why in res["refused"].items():
         lines.append(f"\n{n} did not run in this view: {why}")
     return "\n".join(lines)
@@ -294,7 +355,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--parallel-rounds", type=int, default=5)
     ap.add_argument("--out")
-    ap.add_argument("--view", choices=["host", "cgroup2", "both"], default="both")
+    ap.add_argument("--runtime", action="append", default=[], metavar="NAME=PATH")
+    ap.add_argument("--view", choices=["host", "cgroup2", "both", "v2"], default="both")
+    ap.add_argument("--no-many", dest="many", action="store_false",
+                    help="leave out list/ps with 100 and 1,000 containers and the parallel runs")
     ap.add_argument("--inner-json", help=argparse.SUPPRESS)
     ap.add_argument("--inner-view", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -304,13 +368,13 @@ def main():
         json.dump(bench_view(args.inner_view, args), open(args.inner_json, "w"))
         return
     out = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "kernel": platform.release(),
-           "husk": subprocess.run([args.husk, "--version"], capture_output=True, text=True).stdout.split("\n")[0],
-           "runc": subprocess.run(["runc", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
-           "crun": subprocess.run(["crun", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
-           "views": []}
+           "versions": {name: version_of(path) for name, path in runtimes_of(args)}, "views": []}
+    for name, version in out["versions"].items():
+        print(f"{name}: {version}")
     views = ["host", "cgroup2"] if args.view == "both" else [args.view]
     for view in views:
-        out["views"].append(in_private_mounts(view, args))
+        # the v2 guest is a real v2 host already, its /run a tmpfs
+        out["views"].append(bench_view(view, args) if view == "v2" else in_private_mounts(view, args))
         print(("\n" if view != views[0] else "") + table(out["views"][-1]), flush=True)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -331,7 +395,8 @@ def in_private_mounts(view, args):
     script += 'exec "$@"'
     cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "inns", sys.executable,
            os.path.abspath(__file__), "--husk", args.husk, "--build", args.build, "--rounds", str(args.rounds),
-           "--parallel-rounds", str(args.parallel_rounds), "--inner-json", inner, "--inner-view", view]
+           "--parallel-rounds", str(args.parallel_rounds), "--inner-json", inner, "--inner-view", view,
+           *(f"--runtime={r}" for r in args.runtime), *([] if args.many else ["--no-many"])]
     try:
         subprocess.run(cmd, check=True, env=dict(os.environ, BENCH_STATE=state))
         result = json.load(open(inner))
