@@ -12,14 +12,14 @@
 //!
 //! The program starts with a dispatch on the architecture: a section of chained filters for
 //! the native one (x32's numbers in it), one for i386 when the profile lists it (arch.rs), and
-//! `defaultAction` for any other.
+//! `defaultAction` for any other. bpf.rs writes that dispatch, the ranges and the chaining;
+//! listener.rs hands the notify fd to `listenerPath`'s agent.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
@@ -28,12 +28,16 @@ use seccompiler::{
     SeccompFilter, SeccompRule, TargetArch,
 };
 
-use crate::error::{fail, StepContext, SysError};
+use crate::error::{StepContext, SysError};
 use crate::sys;
 
 mod arch;
+mod bpf;
+mod listener;
 pub use arch::supported as supported_architectures;
 use arch::Abi;
+use bpf::*;
+pub use listener::{connect_listener, send_to_listener};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
@@ -48,17 +52,6 @@ pub enum SeccompError {
     #[error("linux.seccomp: building the filter: {0}")]
     Build(String),
 }
-
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
-const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
-const SECCOMP_RET_ACTION_FULL: u32 = 0xffff_0000;
-/// The TRACE data that marks a NOTIFY return in seccompiler's output.
-const NOTIFY_MARKER: u32 = 0xfeed;
-const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
-const BPF_JA: u16 = 0x05; // BPF_JMP | BPF_JA
-const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 
 pub const FLAG_LOG: u32 = 2;
 pub const FLAG_SPEC_ALLOW: u32 = 4;
@@ -236,24 +229,6 @@ fn program_of(
         )));
     }
     Ok(program)
-}
-
-/// Jump to the native section, or to i386's, by seccomp_data.arch; any other architecture
-/// gets `default`. The sections follow, native first.
-fn dispatch(native_len: usize, i386_len: Option<usize>, default: &Action) -> Vec<sock_filter> {
-    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
-    let len = if i386_len.is_some() { 6 } else { 4 };
-    let mut out = vec![
-        ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
-        ins(JEQ_K, 0, 1, native_audit_arch()),
-        ins(BPF_JA, 0, 0, (len - 3) as u32),
-    ];
-    if i386_len.is_some() {
-        out.push(ins(JEQ_K, 0, 1, arch::AUDIT_ARCH_I386));
-        out.push(ins(BPF_JA, 0, 0, (len - 5 + native_len) as u32));
-    }
-    out.push(ins(BPF_RET_K, 0, 0, default.ret()));
-    out
 }
 
 /// One architecture's section: one filter per action, highest-ranked first, the default
@@ -449,16 +424,6 @@ fn enosys_stub(s: &LinuxSeccomp, default: &Action, abi: Abi) -> Vec<sock_filter>
     ]
 }
 
-/// AUDIT_ARCH_* of the architecture husk runs on.
-fn native_audit_arch() -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    return 0xc000_003e;
-    #[cfg(target_arch = "aarch64")]
-    return 0xc000_00b7;
-    #[cfg(target_arch = "riscv64")]
-    return 0xc000_00f3;
-}
-
 /// One filter: `matched` for the syscalls of `rules` (under their conditions), `mismatch` for
 /// the rest. The syscalls without conditions, most of a profile, go first as ranges of
 /// consecutive numbers (two comparisons a range, where seccompiler spends one a syscall:
@@ -495,111 +460,6 @@ fn build(
     }
     program.extend(rest.drain(3..));
     Ok(program)
-}
-
-/// `ret` for every number in `numbers` (sorted), a range of consecutive ones at a time; the
-/// others fall through past the end.
-fn ranges(numbers: &[i64], ret: u32) -> Vec<sock_filter> {
-    const JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
-    const JGT_K: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
-    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
-    let mut out = Vec::new();
-    if numbers.is_empty() {
-        return out;
-    }
-    out.push(ins(LD_W_ABS, 0, 0, 0)); // seccomp_data.nr
-    let mut i = 0;
-    while i < numbers.len() {
-        let lo = numbers[i];
-        let mut hi = lo;
-        while i + 1 < numbers.len() && numbers[i + 1] == hi + 1 {
-            i += 1;
-            hi += 1;
-        }
-        let (lo, hi) = (lo as u32, hi as u32);
-        if lo == hi {
-            out.push(ins(JEQ_K, 0, 1, lo));
-        } else {
-            out.push(ins(JGE_K, 0, 2, lo));
-            out.push(ins(JGT_K, 1, 0, hi));
-        }
-        out.push(ins(BPF_RET_K, 0, 0, ret));
-        i += 1;
-    }
-    out
-}
-
-/// Chain the filters into one program: in every filter but the last, "allow" jumps to the
-/// start of the next one. The NOTIFY marker becomes SECCOMP_RET_USER_NOTIF.
-fn chain(parts: Vec<BpfProgram>, notify: bool) -> Vec<sock_filter> {
-    if parts.is_empty() {
-        return vec![sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: SECCOMP_RET_ALLOW,
-        }];
-    }
-    let last = parts.len() - 1;
-    let mut out = Vec::new();
-    for (i, part) in parts.into_iter().enumerate() {
-        let len = part.len();
-        for (pc, mut ins) in part.into_iter().enumerate() {
-            if ins.code == BPF_RET_K {
-                if i != last && ins.k == SECCOMP_RET_ALLOW {
-                    ins = sock_filter {
-                        code: BPF_JA,
-                        jt: 0,
-                        jf: 0,
-                        k: (len - pc - 1) as u32,
-                    };
-                } else if notify && ins.k == SECCOMP_RET_TRACE | NOTIFY_MARKER {
-                    ins.k = SECCOMP_RET_USER_NOTIF;
-                }
-            }
-            out.push(ins);
-        }
-    }
-    out
-}
-
-/// Connect to `listenerPath` (before the process leaves the host's mount namespace).
-pub fn connect_listener(l: &Listener) -> Result<UnixStream, SysError> {
-    UnixStream::connect(&l.path).step(|| {
-        format!(
-            "linux.seccomp.listenerPath: failed to connect with seccomp agent at {}",
-            l.path.display()
-        )
-    })
-}
-
-/// Send the notify fd to the seccomp agent with the container process state, as the spec's
-/// "containerProcessState" message: one JSON document, the fd in SCM_RIGHTS.
-pub fn send_to_listener(
-    socket: &UnixStream,
-    notify_fd: BorrowedFd<'_>,
-    pid: i32,
-    metadata: &str,
-    state: &husk_spec::ContainerState,
-) -> Result<(), SysError> {
-    let msg = serde_json::json!({
-        "ociVersion": husk_spec::OCI_VERSION,
-        "fds": ["seccompFd"],
-        "pid": pid,
-        "metadata": metadata,
-        "state": state,
-    })
-    .to_string();
-    let fds = [notify_fd.as_raw_fd()];
-    sendmsg::<()>(
-        socket.as_raw_fd(),
-        &[std::io::IoSlice::new(msg.as_bytes())],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .map(|_| ())
-    .map_err(|e| fail("linux.seccomp: sending the notify fd to the listener", e))
 }
 
 /// Load the filter where the spec puts it and hand its notify fd to the agent. With
