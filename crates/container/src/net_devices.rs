@@ -79,8 +79,6 @@ pub fn move_back(
     Ok(())
 }
 
-/// `name` (in `from`'s namespace) down, moved to `to_ns` as `new_name`, its permanent global
-/// addresses added again there.
 /// Bring up `lo` in the network namespace husk just made, as runc does for a new one (its
 /// "loopback" network): a container can reach its own services on 127.0.0.1.
 pub fn loopback_up() -> Result<(), SysError> {
@@ -91,6 +89,8 @@ pub fn loopback_up() -> Result<(), SysError> {
     Ok(())
 }
 
+/// `name` (in `from`'s namespace) down, moved to `to_ns` as `new_name`, its permanent global
+/// addresses added again there.
 fn move_one(
     from: &Rtnl,
     to: &Rtnl,
