@@ -160,11 +160,14 @@ bench-cgroupv2: release
 print-release-rustflags:
 	@echo "$(RELEASE_RUSTFLAGS)"
 
-# Remake crates/cli/link/husk.order from a traced run of the commands (bench/order.py; about
-# 15 minutes). Not part of the build: run it when the start path has changed much.
+# Remake crates/cli/link/husk.order from traced runs of the commands, on this host and in the
+# v2 guest (bench/order.py; about 25 minutes). Not part of the build: run it when the start path has changed much.
 order: deps-bench
+	@sh integration/deps.sh bench-guest
 	mkdir -p bench/build
-	gcc -O2 -o bench/build/steptrace bench/steptrace.c
+	gcc -O2 -static -o bench/build/steptrace bench/steptrace.c
+	gcc -O2 -static -o bench/build/floor bench/floor.c
+	gcc -O2 -static -o bench/build/rss bench/rss.c
 	python3 bench/order.py --steptrace $(CURDIR)/bench/build/steptrace
 
 bench: deps-bench release
@@ -183,6 +186,7 @@ bench-seccomp: deps-bench release
 	mkdir -p bench/build
 	gcc -O2 -static -o bench/build/syscall bench/syscall.c
 	python3 bench/seccomp.py --husk $(CURDIR)/$(RELEASE) --syscall bench/build/syscall \
+	  $(addprefix --runtime=,$(RUNTIMES)) \
 	  --out bench/results/seccomp-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 # husk's procfs daemon against lxcfs: the time of one read of meminfo in a container, and

@@ -8,7 +8,8 @@ difference is what the filter adds to every call. Three calls, at different plac
 getpid (39), getppid (110), close_range (436). Medians over --rounds rounds, the runtimes'
 order rotating.
 
-Usage: seccomp.py --husk PATH --syscall PATH [--rounds N] [--calls N] [--out FILE]  (as root)
+Usage: seccomp.py --husk PATH --syscall PATH [--runtime NAME=PATH]... [--rounds N] [--calls N]
+                  [--out FILE]  (as root)
 """
 import argparse, json, os, shutil, statistics, subprocess, tempfile
 
@@ -50,6 +51,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--calls", type=int, default=1000000)
     ap.add_argument("--out")
+    ap.add_argument("--runtime", action="append", default=[], metavar="NAME=PATH",
+                    help="another runtime under Docker's profile (a newer runc or crun)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="husk-bench-seccomp-")
     docker = bundle(tmp, args.husk, args.syscall, args.calls, True)
@@ -59,6 +62,9 @@ def main():
         path = shutil.which(name)
         if path:
             runs.append((name, path, docker))
+    for spec in args.runtime:
+        name, _, path = spec.partition("=")
+        runs.append((name, path, docker))
     results = {name: [] for name, _, _ in runs}
     n = 0
     for r in range(args.rounds):

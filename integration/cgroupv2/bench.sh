@@ -7,6 +7,9 @@
 # husk, Debian's runc and crun, and any NAME=PATH runtimes (a newer runc or crun built
 # locally) run in the same guest, in the same rounds. qemu emulates the CPU, so times are
 # several times the host's: the ratios are what counts. Writes bench.py's JSON to OUT_JSON.
+#
+# With BENCH_GUEST_COMMAND the guest runs that instead of bench.py; it writes /tmp/bench.json
+# (bench/order.py traces husk's commands on this v2 host that way).
 set -eu
 husk=$1
 out=$2
@@ -48,8 +51,9 @@ mkdir -p "$root$pylib"
     --exclude=lib2to3 --exclude=pydoc_data --exclude=__pycache__ --exclude='config-*' .) |
     (cd "$root$pylib" && tar xf -)
 for lib in "$root$pylib"/lib-dynload/*.so; do copy_libs "$root" "$lib"; done
-cp "$top/bench/bench.py" "$root/bench/"
+cp "$top/bench/bench.py" "$top/bench/order.py" "$root/bench/"
 cp "$top/bench/build/rss" "$top/bench/build/floor" "$root/bench/build/"
+if [ -f "$top/bench/build/steptrace" ]; then cp "$top/bench/build/steptrace" "$root/bench/build/"; fi
 mkdir -p "$root/tests/fixtures"
 cp "$top/tests/fixtures/docker-default.json" "$root/tests/fixtures/"
 # overlayfs, as every container host has: without it husk keeps its binary from the
@@ -77,11 +81,12 @@ mount -t tmpfs tmpfs /opt/runtimes
 cp -a /runtimes/. /opt/runtimes/
 export PATH=/opt/runtimes:\$PATH
 echo "guest: \$(uname -r), cgroup.controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)"
-python3 /bench/bench.py --husk /opt/runtimes/husk --view v2 --no-many --rounds ${BENCH_ROUNDS:-10} \
-    $runtimes --out /tmp/bench.json
+${BENCH_GUEST_COMMAND:-python3 /bench/bench.py --husk /opt/runtimes/husk --view v2 --no-many \
+    --rounds ${BENCH_ROUNDS:-10} $runtimes --out /tmp/bench.json}
 echo "HUSK-BENCH-EXIT=\$?"
 echo "HUSK-BENCH-JSON-BEGIN"
 cat /tmp/bench.json
+echo
 echo "HUSK-BENCH-JSON-END"
 sync
 poweroff -f
